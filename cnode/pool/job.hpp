@@ -1,0 +1,42 @@
+// What travels between the loop thread and the Python workers.
+//
+// A Job owns the packet its request arrived in; the decoded request term
+// views those bytes, so they are never copied. Spans are offsets, not views,
+// because moving a std::string may move short contents.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace pycnode::pool {
+
+struct Span {
+    std::uint32_t offset = 0;
+    std::uint32_t size = 0;
+    std::string_view in(const std::string& s) const { return std::string_view(s).substr(offset, size); }
+};
+
+// Requests that run on a worker (those answered on the loop thread never become Jobs).
+enum class WorkerRequest : std::uint8_t {
+    Call,  // {call, Module, Function, Args}
+};
+
+struct Job {
+    std::uint64_t connection_id = 0;
+    WorkerRequest kind = WorkerRequest::Call;
+    std::string packet;  // the whole distribution packet the request came in
+    Span request;        // the request term (external format, no 131)
+    Span reply_to;       // the caller's pid (external format)
+    Span tag;            // the gen_server tag, re-sent exactly as received
+    std::chrono::steady_clock::time_point received;
+};
+
+// A complete distribution packet (length prefix included) for one connection.
+struct Reply {
+    std::uint64_t connection_id = 0;
+    std::string packet;
+};
+
+}  // namespace pycnode::pool

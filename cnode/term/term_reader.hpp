@@ -1,0 +1,66 @@
+// Bounds-checked reader of the Erlang external term format, in the cursor
+// style of erl_interface's decode functions, but every read knows where the
+// buffer ends: nothing a peer sends can make it read out of bounds.
+#pragma once
+
+#include "term/term.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace pycnode::term {
+
+enum class DecodeError : std::uint8_t {
+    Ok = 0,
+    Truncated,    // the buffer ends inside a term
+    BadVersion,   // expected the 131 version byte
+    UnknownTag,   // a tag we do not know (or ATOM_CACHE_REF: never negotiated)
+    BadValue,     // a tag we know with an impossible payload (bad UTF-8 atom, NaN float...)
+    TooDeep,      // nesting deeper than the reader's limit
+    WrongType,    // a typed read (read_atom, read_tuple_header...) met another type
+};
+
+const char* describe(DecodeError e);
+
+class TermReader {
+public:
+    static constexpr std::size_t default_max_depth = 512;
+
+    explicit TermReader(std::string_view data, std::size_t max_depth = default_max_depth)
+        : data_(data), max_depth_(max_depth) {}
+
+    std::size_t position() const { return pos_; }
+    std::size_t remaining() const { return data_.size() - pos_; }
+    bool at_end() const { return pos_ == data_.size(); }
+    std::string_view data() const { return data_; }
+
+    // Typed reads: on error the position is unchanged.
+    DecodeError read_version();                          // the 131 byte
+    DecodeError read_tuple_header(std::size_t& arity);   // SMALL/LARGE_TUPLE
+    DecodeError read_list_header(std::size_t& length);   // LIST_EXT header or NIL_EXT (length 0)
+    DecodeError read_map_header(std::size_t& pairs);
+    DecodeError read_atom(std::string_view& name);       // any atom encoding
+    DecodeError read_binary(std::string_view& bytes);    // BINARY_EXT
+    DecodeError read_integer(std::int64_t& value);       // SMALL/INTEGER/SMALL_BIG fitting int64
+
+    // Peeks at the tag of the next term without consuming it (0 at the end).
+    std::uint8_t peek_tag() const { return at_end() ? 0 : static_cast<std::uint8_t>(data_[pos_]); }
+
+    // Skips one whole term; `raw` receives its exact bytes (for re-encoding verbatim).
+    DecodeError skip(std::string_view& raw);
+    DecodeError skip() { std::string_view ignored; return skip(ignored); }
+
+    // Decodes one whole term into a tree whose views point into the buffer.
+    DecodeError read_term(Term& out);
+
+private:
+    DecodeError skip_at_depth(std::size_t depth);
+    DecodeError read_at_depth(Term& out, std::size_t depth);
+
+    std::string_view data_;
+    std::size_t pos_ = 0;
+    std::size_t max_depth_;
+};
+
+}  // namespace pycnode::term

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what pycnode needs to build, run and test, from Debian's archive.
+# Idempotent: asks apt only for the packages that are missing.
+set -euo pipefail
+
+packages=(
+  build-essential pkg-config meson ninja-build
+  erlang-nox erlang-dev erlang-eunit erlang-common-test
+  python3 python3-dev libuv1-dev libfmt-dev doctest-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}" >&2
+  sudo=""; [[ $(id -u) -eq 0 ]] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -q >/dev/null
+  $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi
