@@ -10,6 +10,12 @@
 #include <string>
 #include <string_view>
 
+#include "term/term.hpp"
+
+namespace pycnode::python {
+class WorkerContext;
+}
+
 namespace pycnode::pool {
 
 struct Span {
@@ -18,14 +24,14 @@ struct Span {
     std::string_view in(const std::string& s) const { return std::string_view(s).substr(offset, size); }
 };
 
-// Requests that run on a worker (those answered on the loop thread never become Jobs).
-enum class WorkerRequest : std::uint8_t {
-    Call,  // {call, Module, Function, Args}
-};
+// Runs one request on a worker and returns its reply ({ok, _} | {error, _}),
+// built in `arena`. The request table (dispatch/requests.cpp) picks it.
+using WorkerHandler = term::Term (*)(python::WorkerContext& ctx, const term::Term& request,
+                                     term::ByteArena& arena);
 
 struct Job {
     std::uint64_t connection_id = 0;
-    WorkerRequest kind = WorkerRequest::Call;
+    WorkerHandler handler = nullptr;
     std::string packet;  // the whole distribution packet the request came in
     Span request;        // the request term (external format, no 131)
     Span reply_to;       // the caller's pid (external format)

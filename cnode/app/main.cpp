@@ -1,0 +1,60 @@
+// pycnode: Python for Erlang, as one more (hidden) node of the cluster.
+//
+// Start-up order matters: the interpreter first (on the main thread, before
+// any other thread exists), then the node's identity and epmd registration,
+// then the loop, the workers and finally the acceptor, so that nothing is
+// accepted before it can be served. Shutdown runs the same steps backwards.
+#include "app/log.hpp"
+#include "app/options.hpp"
+#include "app/stats.hpp"
+#include "dispatch/dispatcher.hpp"
+#include "net/acceptor.hpp"
+#include "net/loop.hpp"
+#include "net/node.hpp"
+#include "pool/worker_pool.hpp"
+#include "python/runtime.hpp"
+
+#include <csignal>
+#include <cstdio>
+#include <exception>
+#include <optional>
+
+namespace {
+
+int serve(const pycnode::Options& options) {
+    using namespace pycnode;
+    python::Runtime runtime({options.pythonpath, options.allow_gil});
+    const auto& py = runtime.info();
+    net::Node node(options);
+    Stats stats;
+    net::Loop loop(options, stats);
+    pool::WorkerPool workers(runtime, options.workers, options.queue_limit, stats, loop.replies());
+    dispatch::Dispatcher dispatcher(options, stats, workers, py, [&loop] { return loop.peers(); });
+    {
+        net::Acceptor acceptor(node, options.handshake_timeout_ms,
+                               [&loop](int fd, std::string peer) { loop.adopt(fd, std::move(peer)); });
+        log::info("pycnode ready: node {} port {} registered name '{}', {} workers, Python {} ({}, GIL {})",
+                  node.name(), node.port(), options.register_name, options.workers, py.version,
+                  py.free_threaded ? "free-threaded build" : "GIL build", py.gil_enabled ? "enabled" : "disabled");
+        loop.run(dispatcher, [&acceptor] { acceptor.stop(); });
+    }
+    workers.stop();
+    log::info("pycnode stopped after serving {} requests", stats.served.load());
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    pycnode::Options options;
+    if (int rc = pycnode::parse_options(argc, argv, options); rc >= 0) return rc;
+    pycnode::log::set_level(options.log_level);
+    // A peer that vanishes mid-write must cost an error code, not the process.
+    std::signal(SIGPIPE, SIG_IGN);
+    try {
+        return serve(options);
+    } catch (const std::exception& e) {
+        pycnode::log::error("cannot start: {}", e.what());
+        return 1;
+    }
+}

@@ -1,0 +1,200 @@
+#include "app/options.hpp"
+
+#include <fcntl.h>
+#include <getopt.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+namespace pycnode {
+namespace {
+
+constexpr const char* usage_text = R"(Usage: pycnode [options]
+
+Runs Python for Erlang: a hidden C-node that serves gen_server calls sent to
+its registered name on a pool of Python worker threads.
+
+Node identity:
+  --sname NAME            short node name (default: pycnode)
+  --name NAME@HOST        long node name
+  --cookie COOKIE         distribution cookie
+  --cookie-file PATH      read the cookie from PATH (default: ~/.erlang.cookie,
+                          created as erl does when missing)
+  --register NAME         name requests are sent to (default: pycnode)
+  --port N                listen port (default: any free port); epmd's port
+                          comes from ERL_EPMD_PORT, as with erl
+  --net-ticktime SECONDS  as erl's kernel net_ticktime (default: 60)
+  --handshake-timeout MS  bound on each handshake step (default: 5000)
+
+Python:
+  --workers N             Python worker threads (default: number of cores)
+  --pythonpath DIR        prepended to sys.path; repeatable (PYTHONPATH too)
+  --allow-gil             on a free-threaded build, run even if an import
+                          re-enabled the GIL
+
+Limits and logs:
+  --max-packet BYTES      largest packet accepted (default: 268435456)
+  --queue-limit N         requests waiting for a worker before new ones get
+                          {error, overloaded} (default: 65536)
+  --log-level LEVEL       debug | info | warning | error (default: info)
+  --help                  this text
+)";
+
+enum OptionId {
+    OptSname = 1000, OptName, OptCookie, OptCookieFile, OptRegister, OptWorkers, OptPythonpath,
+    OptPort, OptTicktime, OptHandshake, OptMaxPacket, OptQueueLimit, OptAllowGil, OptLogLevel, OptHelp,
+};
+
+const option long_options[] = {
+    {"sname", required_argument, nullptr, OptSname},
+    {"name", required_argument, nullptr, OptName},
+    {"cookie", required_argument, nullptr, OptCookie},
+    {"cookie-file", required_argument, nullptr, OptCookieFile},
+    {"register", required_argument, nullptr, OptRegister},
+    {"workers", required_argument, nullptr, OptWorkers},
+    {"pythonpath", required_argument, nullptr, OptPythonpath},
+    {"port", required_argument, nullptr, OptPort},
+    {"net-ticktime", required_argument, nullptr, OptTicktime},
+    {"handshake-timeout", required_argument, nullptr, OptHandshake},
+    {"max-packet", required_argument, nullptr, OptMaxPacket},
+    {"queue-limit", required_argument, nullptr, OptQueueLimit},
+    {"allow-gil", no_argument, nullptr, OptAllowGil},
+    {"log-level", required_argument, nullptr, OptLogLevel},
+    {"help", no_argument, nullptr, OptHelp},
+    {nullptr, 0, nullptr, 0},
+};
+
+int fail(const std::string& message) {
+    std::fprintf(stderr, "pycnode: %s (see --help)\n", message.c_str());
+    return 2;
+}
+
+bool parse_number(const char* text, unsigned long long min, unsigned long long max, unsigned long long& out) {
+    char* end = nullptr;
+    errno = 0;
+    unsigned long long v = std::strtoull(text, &end, 10);
+    if (errno || end == text || *end != '\0' || v < min || v > max) return false;
+    out = v;
+    return true;
+}
+
+std::string short_hostname() {
+    char buf[256] = {0};
+    if (gethostname(buf, sizeof buf - 1) != 0) return "localhost";
+    std::string host(buf);
+    return host.substr(0, host.find('.'));
+}
+
+std::string long_hostname() {
+    char buf[256] = {0};
+    if (gethostname(buf, sizeof buf - 1) != 0) return "localhost";
+    return buf;
+}
+
+// erl makes a 20-letter cookie of capitals when ~/.erlang.cookie is missing;
+// doing the same lets pycnode be the first node started on a fresh machine.
+bool create_cookie_file(const std::string& path, std::string& cookie) {
+    std::random_device rd;
+    std::uniform_int_distribution<int> letter('A', 'Z');
+    cookie.clear();
+    for (int i = 0; i < 20; ++i) cookie.push_back(static_cast<char>(letter(rd)));
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0400);
+    if (fd < 0) return false;
+    bool ok = ::write(fd, cookie.data(), cookie.size()) == static_cast<ssize_t>(cookie.size());
+    ::close(fd);
+    return ok;
+}
+
+bool read_cookie_file(const std::string& path, std::string& cookie) {
+    std::ifstream in(path);
+    if (!in) return false;
+    std::getline(in, cookie);
+    while (!cookie.empty() && (cookie.back() == '\r' || cookie.back() == ' ')) cookie.pop_back();
+    return true;
+}
+
+int resolve_cookie(const std::string& cookie_file, Options& out) {
+    if (!out.cookie.empty()) return -1;
+    if (!cookie_file.empty()) {
+        if (!read_cookie_file(cookie_file, out.cookie)) return fail("cannot read cookie file " + cookie_file);
+    } else {
+        const char* home = std::getenv("HOME");
+        std::string path = std::string(home ? home : "") + "/.erlang.cookie";
+        if (!read_cookie_file(path, out.cookie) && !create_cookie_file(path, out.cookie))
+            return fail("cannot read or create " + path);
+    }
+    if (out.cookie.empty()) return fail("the cookie is empty");
+    return -1;
+}
+
+int set_node_name(const std::string& text, bool long_names, Options& out) {
+    auto at = text.find('@');
+    out.long_names = long_names;
+    out.alive = text.substr(0, at);
+    out.host = at == std::string::npos ? "" : text.substr(at + 1);
+    if (out.alive.empty()) return fail("empty node name");
+    return -1;
+}
+
+}  // namespace
+
+int parse_options(int argc, char** argv, Options& out) {
+    std::string cookie_file;
+    unsigned long long n = 0;
+    int rc = -1;
+    opterr = 0;
+    optind = 1;
+    for (int c; (c = getopt_long(argc, argv, "", long_options, nullptr)) != -1 && rc == -1;) {
+        switch (c) {
+            case OptSname: rc = set_node_name(optarg, false, out); break;
+            case OptName: rc = set_node_name(optarg, true, out); break;
+            case OptCookie: out.cookie = optarg; break;
+            case OptCookieFile: cookie_file = optarg; break;
+            case OptRegister: out.register_name = optarg; break;
+            case OptPythonpath: out.pythonpath.emplace_back(optarg); break;
+            case OptAllowGil: out.allow_gil = true; break;
+            case OptWorkers:
+                if (!parse_number(optarg, 1, 1024, n)) return fail("--workers takes 1..1024");
+                out.workers = static_cast<unsigned>(n);
+                break;
+            case OptPort:
+                if (!parse_number(optarg, 0, 65535, n)) return fail("--port takes 0..65535");
+                out.port = static_cast<int>(n);
+                break;
+            case OptTicktime:
+                if (!parse_number(optarg, 1, 86400, n)) return fail("--net-ticktime takes 1..86400 seconds");
+                out.net_ticktime = static_cast<unsigned>(n);
+                break;
+            case OptHandshake:
+                if (!parse_number(optarg, 100, 600000, n)) return fail("--handshake-timeout takes 100..600000 ms");
+                out.handshake_timeout_ms = static_cast<unsigned>(n);
+                break;
+            case OptMaxPacket:
+                if (!parse_number(optarg, 4096, 1ull << 32, n)) return fail("--max-packet takes 4096..4294967296");
+                out.max_packet = static_cast<std::size_t>(n);
+                break;
+            case OptQueueLimit:
+                if (!parse_number(optarg, 1, 1u << 24, n)) return fail("--queue-limit takes 1..16777216");
+                out.queue_limit = static_cast<std::size_t>(n);
+                break;
+            case OptLogLevel:
+                if (!log::parse_level(optarg, out.log_level)) return fail("unknown --log-level");
+                break;
+            case OptHelp: std::fputs(usage_text, stdout); return 0;
+            default: return fail(std::string("unknown or incomplete option ") + argv[optind - 1]);
+        }
+    }
+    if (rc != -1) return rc;
+    if (optind < argc) return fail(std::string("unexpected argument ") + argv[optind]);
+    if (out.host.empty()) out.host = out.long_names ? long_hostname() : short_hostname();
+    if (out.workers == 0) out.workers = std::max(1u, std::thread::hardware_concurrency());
+    return resolve_cookie(cookie_file, out);
+}
+
+}  // namespace pycnode

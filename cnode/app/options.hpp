@@ -1,0 +1,35 @@
+// The command line of the pycnode binary.
+#pragma once
+
+#include "app/log.hpp"
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace pycnode {
+
+struct Options {
+    std::string alive = "pycnode";  // the part before '@'
+    std::string host;               // the part after '@' (derived from the machine if not given)
+    bool long_names = false;        // --name rather than --sname
+    std::string cookie;             // resolved: --cookie, else the cookie file
+    std::string register_name = "pycnode";
+    unsigned workers = 0;           // 0 until parsed: then the number of cores
+    std::vector<std::string> pythonpath;
+    int port = 0;                   // 0: any free port
+    unsigned net_ticktime = 60;     // seconds, as erl's kernel net_ticktime
+    unsigned handshake_timeout_ms = 5000;
+    std::size_t max_packet = 256u << 20;
+    std::size_t queue_limit = 65536;
+    bool allow_gil = false;
+    log::Level log_level = log::Level::Info;
+
+    std::string node_name() const { return alive + "@" + host; }
+};
+
+// Parses argv. Returns -1 to go on, or an exit code (after --help, or an error
+// that was already printed).
+int parse_options(int argc, char** argv, Options& out);
+
+}  // namespace pycnode

@@ -1,0 +1,31 @@
+// Counters shared by the loop thread and the workers. Relaxed atomics: each
+// counter is read on its own, for reporting; no decision depends on two of
+// them agreeing.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+
+namespace pycnode {
+
+struct Stats {
+    const std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+    std::atomic<std::uint64_t> served{0};      // answered, successfully or not
+    std::atomic<std::uint64_t> failed{0};      // answered with {error, _}
+    std::atomic<std::uint64_t> in_flight{0};   // handed to a worker, not yet answered
+    std::atomic<std::uint64_t> overloaded{0};  // refused because the queue was full
+    std::atomic<std::uint64_t> dropped_replies{0};  // the caller's connection was gone
+
+    void answered(bool is_error) {
+        served.fetch_add(1, std::memory_order_relaxed);
+        if (is_error) failed.fetch_add(1, std::memory_order_relaxed);
+    }
+    std::uint64_t uptime_ms() const {
+        return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                              std::chrono::steady_clock::now() - started)
+                                              .count());
+    }
+};
+
+}  // namespace pycnode

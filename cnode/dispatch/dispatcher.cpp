@@ -1,0 +1,178 @@
+#include "dispatch/dispatcher.hpp"
+
+#include "app/log.hpp"
+#include "dispatch/requests.hpp"
+#include "net/connection.hpp"
+#include "term/term_reader.hpp"
+
+namespace pycnode::dispatch {
+namespace {
+
+using dist::Op;
+using term::Term;
+
+Term error_reply(Term reason) { return Term::make_tuple({Term::make_atom("error"), std::move(reason)}); }
+
+Term bad_request(std::string_view detail) {
+    return error_reply(Term::make_tuple({Term::make_atom("bad_request"), Term::make_binary(detail)}));
+}
+
+pool::Span span_of(std::string_view whole, std::string_view part) {
+    return {static_cast<std::uint32_t>(part.data() - whole.data()), static_cast<std::uint32_t>(part.size())};
+}
+
+// The envelope of a '$gen_call' whose request is cut off: enough to answer.
+bool read_call_envelope(std::string_view packet, std::size_t offset, dist::GenCall& call) {
+    term::TermReader reader(packet.substr(offset));
+    std::size_t arity = 0;
+    std::string_view atom;
+    return reader.read_tuple_header(arity) == term::DecodeError::Ok && arity == 3 &&
+           reader.read_atom(atom) == term::DecodeError::Ok && atom == "$gen_call" &&
+           reader.read_tuple_header(arity) == term::DecodeError::Ok && arity == 2 &&
+           reader.skip(call.from_pid) == term::DecodeError::Ok && reader.skip(call.tag) == term::DecodeError::Ok;
+}
+
+}  // namespace
+
+Dispatcher::Dispatcher(const Options& options, Stats& stats, pool::WorkerPool& pool,
+                       const python::InterpreterInfo& python, PeerList peers)
+    : options_(options), stats_(stats), pool_(pool), python_(python),
+      peers_(std::move(peers)) {}
+
+void Dispatcher::on_packet(net::Connection& conn, std::string packet) {
+    dist::ControlMessage msg;
+    if (auto err = dist::parse_packet(packet, msg); err != term::DecodeError::Ok) {
+        log::warning("{}: malformed packet of {} bytes dropped: {}", conn.peer(), packet.size(), term::describe(err));
+        return;
+    }
+    switch (static_cast<Op>(msg.op)) {
+        case Op::RegSend:
+        case Op::RegSendTT: on_reg_send(conn, std::move(packet), msg); return;
+        case Op::Link: answer_link(conn, msg); return;
+        case Op::UnlinkId: answer_unlink_id(conn, msg); return;
+        case Op::MonitorP: answer_monitor(conn, msg); return;
+        case Op::Send:
+        case Op::SendTT:
+        case Op::SendSender:
+        case Op::SendSenderTT:
+            log::debug("{}: message to a pid of ours dropped (we hand out none)", conn.peer());
+            return;
+        case Op::Unlink:
+        case Op::UnlinkIdAck:
+        case Op::Exit:
+        case Op::ExitTT:
+        case Op::Exit2:
+        case Op::Exit2TT:
+        case Op::PayloadExit:
+        case Op::PayloadExitTT:
+        case Op::PayloadExit2:
+        case Op::PayloadExit2TT:
+        case Op::DemonitorP:
+        case Op::MonitorPExit:
+        case Op::PayloadMonitorPExit:
+        case Op::GroupLeader:
+            log::debug("{}: control message {} ignored: we have no linked or monitored processes", conn.peer(), msg.op);
+            return;
+    }
+    log::info("{}: unknown control message {} ignored", conn.peer(), msg.op);
+}
+
+void Dispatcher::on_reg_send(net::Connection& conn, std::string&& packet, const dist::ControlMessage& msg) {
+    const bool to_us = msg.to_name == options_.register_name;
+    const bool to_net_kernel = msg.to_name == "net_kernel";
+    if (!to_us && !to_net_kernel) {
+        log::debug("{}: message to unregistered name '{}' dropped", conn.peer(), msg.to_name);
+        return;
+    }
+    dist::GenCall call;
+    if (!msg.has_message || dist::parse_gen_call(packet, msg.message_offset, call) != term::DecodeError::Ok) {
+        log::warning("{}: message to '{}' is not a gen_server call; dropped", conn.peer(), msg.to_name);
+        return;
+    }
+    if (to_net_kernel)
+        answer_is_auth(conn, call);
+    else
+        on_request(conn, std::move(packet), call);
+}
+
+void Dispatcher::on_request(net::Connection& conn, std::string&& packet, const dist::GenCall& call) {
+    std::string_view request = std::string_view(packet).substr(call.request_offset, call.request_size);
+    std::string detail;
+    const RequestKind* kind = classify(request, detail);
+    if (!kind) {
+        stats_.answered(true);
+        reply(conn, call, bad_request(detail));
+        return;
+    }
+    if (kind->on_loop) {
+        term::ByteArena arena;
+        LoopContext ctx{stats_, python_, pool_.workers(), pool_.queue_length(), peers_()};
+        stats_.answered(false);
+        reply(conn, call, kind->on_loop(ctx, arena));
+        return;
+    }
+    pool::Job job;
+    job.connection_id = conn.id();
+    job.handler = kind->on_worker;
+    job.request = span_of(packet, request);
+    job.reply_to = span_of(packet, call.from_pid);
+    job.tag = span_of(packet, call.tag);
+    job.received = std::chrono::steady_clock::now();
+    job.packet = std::move(packet);  // views into it are now offsets: safe to move
+    if (pool_.submit(std::move(job))) return;
+    // submit() leaves the job untouched when it refuses it: answer from its bytes.
+    dist::GenCall refused{job.reply_to.in(job.packet), job.tag.in(job.packet), 0, 0};
+    stats_.overloaded.fetch_add(1, std::memory_order_relaxed);
+    stats_.answered(true);
+    reply(conn, refused, error_reply(Term::make_atom("overloaded")));
+}
+
+void Dispatcher::on_oversize(net::Connection& conn, std::string_view prefix, std::uint64_t size) {
+    dist::ControlMessage msg;
+    dist::GenCall call;
+    bool answerable = dist::parse_packet(prefix, msg) != term::DecodeError::UnknownTag &&
+                      (msg.op == static_cast<std::int64_t>(Op::RegSend) || msg.op == static_cast<std::int64_t>(Op::RegSendTT)) &&
+                      msg.to_name == options_.register_name && msg.has_message &&
+                      read_call_envelope(prefix, msg.message_offset, call);
+    log::warning("{}: packet of {} bytes is over --max-packet {}; {}", conn.peer(), size, options_.max_packet,
+                 answerable ? "the caller gets {error, packet_too_large}" : "dropped");
+    if (!answerable) return;
+    stats_.answered(true);
+    reply(conn, call,
+          error_reply(Term::make_tuple({Term::make_atom("packet_too_large"),
+                                        Term::make_integer(static_cast<std::int64_t>(size)),
+                                        Term::make_integer(static_cast<std::int64_t>(options_.max_packet))})));
+}
+
+// net_adm:ping/1 asks net_kernel {is_auth, Node}; 'yes' makes it return pong.
+void Dispatcher::answer_is_auth(net::Connection& conn, const dist::GenCall& call) {
+    reply(conn, call, Term::make_atom("yes"));
+}
+
+// Nobody can hold a pid of ours, so a link is to a process that does not
+// exist: answer as Erlang does, with an exit signal of reason noproc.
+void Dispatcher::answer_link(net::Connection& conn, const dist::ControlMessage& msg) {
+    std::string out;
+    dist::append_exit(out, msg.to, msg.from, Term::make_atom("noproc"));
+    conn.queue(std::move(out));
+}
+
+void Dispatcher::answer_unlink_id(net::Connection& conn, const dist::ControlMessage& msg) {
+    std::string out;
+    dist::append_unlink_id_ack(out, msg.id, msg.to, msg.from);
+    conn.queue(std::move(out));
+}
+
+void Dispatcher::answer_monitor(net::Connection& conn, const dist::ControlMessage& msg) {
+    std::string out;
+    dist::append_monitor_exit(out, msg.to, msg.from, msg.id, Term::make_atom("noproc"));
+    conn.queue(std::move(out));
+}
+
+void Dispatcher::reply(net::Connection& conn, const dist::GenCall& call, const Term& answer) {
+    std::string out;
+    dist::append_reply(out, call.from_pid, call.tag, answer);
+    conn.queue(std::move(out));
+}
+
+}  // namespace pycnode::dispatch

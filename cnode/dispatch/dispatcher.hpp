@@ -1,0 +1,51 @@
+// Routes each packet a peer sends: control messages are answered the way an
+// Erlang node would answer them, gen_server calls to our registered name go
+// to the request table, and everything else is logged and dropped.
+// Runs on the loop thread only.
+#pragma once
+
+#include "app/options.hpp"
+#include "app/stats.hpp"
+#include "dist/control.hpp"
+#include "dist/gen_call.hpp"
+#include "pool/worker_pool.hpp"
+#include "python/runtime.hpp"
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pycnode::net {
+class Connection;
+}
+
+namespace pycnode::dispatch {
+
+class Dispatcher {
+public:
+    using PeerList = std::function<std::vector<std::string_view>()>;
+
+    Dispatcher(const Options& options, Stats& stats, pool::WorkerPool& pool,
+               const python::InterpreterInfo& python, PeerList peers);
+
+    void on_packet(net::Connection& conn, std::string packet);
+    void on_oversize(net::Connection& conn, std::string_view prefix, std::uint64_t size);
+
+private:
+    void on_reg_send(net::Connection& conn, std::string&& packet, const dist::ControlMessage& msg);
+    void on_request(net::Connection& conn, std::string&& packet, const dist::GenCall& call);
+    void answer_is_auth(net::Connection& conn, const dist::GenCall& call);
+    void answer_link(net::Connection& conn, const dist::ControlMessage& msg);
+    void answer_unlink_id(net::Connection& conn, const dist::ControlMessage& msg);
+    void answer_monitor(net::Connection& conn, const dist::ControlMessage& msg);
+    void reply(net::Connection& conn, const dist::GenCall& call, const term::Term& answer);
+
+    const Options& options_;
+    Stats& stats_;
+    pool::WorkerPool& pool_;
+    const python::InterpreterInfo& python_;
+    PeerList peers_;
+};
+
+}  // namespace pycnode::dispatch

@@ -1,0 +1,44 @@
+#include "dispatch/loop_requests.hpp"
+
+namespace pycnode::dispatch {
+namespace {
+
+using term::Term;
+
+Term count(std::uint64_t v) { return Term::make_integer(static_cast<std::int64_t>(v)); }
+Term boolean(bool v) { return Term::make_atom(v ? "true" : "false"); }
+
+void put(std::vector<Term>& kv, std::string_view key, Term value) {
+    kv.push_back(Term::make_atom(key));
+    kv.push_back(std::move(value));
+}
+
+}  // namespace
+
+Term answer_ping(const LoopContext&, term::ByteArena&) { return Term::make_atom("pong"); }
+
+Term answer_stats(const LoopContext& ctx, term::ByteArena&) {
+    const Stats& s = ctx.stats;
+    std::vector<Term> peers;
+    peers.reserve(ctx.peers.size());
+    for (auto peer : ctx.peers) peers.push_back(Term::make_atom(peer));
+
+    std::vector<Term> kv;
+    put(kv, "uptime_ms", count(s.uptime_ms()));
+    put(kv, "connected_peers", count(ctx.peers.size()));
+    put(kv, "peers", Term::make_list(std::move(peers)));
+    put(kv, "requests_served", count(s.served.load(std::memory_order_relaxed)));
+    put(kv, "requests_failed", count(s.failed.load(std::memory_order_relaxed)));
+    put(kv, "requests_in_flight", count(s.in_flight.load(std::memory_order_relaxed)));
+    put(kv, "requests_overloaded", count(s.overloaded.load(std::memory_order_relaxed)));
+    put(kv, "replies_dropped", count(s.dropped_replies.load(std::memory_order_relaxed)));
+    put(kv, "queue_length", count(ctx.queue_length));
+    put(kv, "workers", count(ctx.workers));
+    put(kv, "python_version", Term::make_binary(ctx.python.version));
+    put(kv, "python_implementation", Term::make_binary(ctx.python.implementation));
+    put(kv, "free_threaded", boolean(ctx.python.free_threaded));
+    put(kv, "gil_enabled", boolean(ctx.python.gil_enabled));
+    return Term::make_tuple({Term::make_atom("ok"), Term::make_map(std::move(kv))});
+}
+
+}  // namespace pycnode::dispatch

@@ -1,0 +1,44 @@
+#include "dispatch/requests.hpp"
+
+#include "dispatch/loop_requests.hpp"
+#include "term/term_reader.hpp"
+
+#include <array>
+
+namespace pycnode::dispatch {
+namespace {
+
+const std::array<RequestKind, 3> request_kinds{{
+    {"ping", 0, "ping", &answer_ping, nullptr},
+    {"stats", 0, "stats", &answer_stats, nullptr},
+    {"call", 4, "{call, Module :: binary(), Function :: binary(), Args :: list()}", nullptr, &python::run_call},
+}};
+
+const RequestKind* find(std::string_view name, std::size_t arity, std::string& detail) {
+    const RequestKind* same_name = nullptr;
+    for (const auto& kind : request_kinds) {
+        if (kind.name != name) continue;
+        if (kind.arity == arity) return &kind;
+        same_name = &kind;
+    }
+    detail = same_name ? "expected " + std::string(same_name->shape) : "unknown request " + std::string(name);
+    return nullptr;
+}
+
+}  // namespace
+
+const RequestKind* classify(std::string_view request, std::string& detail) {
+    term::TermReader reader(request);
+    std::string_view name;
+    if (reader.read_atom(name) == term::DecodeError::Ok) return find(name, 0, detail);
+
+    std::size_t arity = 0;
+    if (reader.read_tuple_header(arity) == term::DecodeError::Ok && arity > 0 &&
+        reader.read_atom(name) == term::DecodeError::Ok)
+        return find(name, arity, detail);
+
+    detail = "a request is an atom or a tuple headed by an atom";
+    return nullptr;
+}
+
+}  // namespace pycnode::dispatch

@@ -1,0 +1,44 @@
+// The table of request kinds pycnode serves, and the cheap look at a
+// request's head that picks one. Cheap requests (ping, stats) are answered on
+// the loop thread; everything that runs Python goes to a worker.
+// Adding a kind (asgi, wsgi, ...) is one row in requests.cpp.
+#pragma once
+
+#include "app/stats.hpp"
+#include "pool/job.hpp"
+#include "python/runtime.hpp"
+#include "term/term.hpp"
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pycnode::dispatch {
+
+// What the loop-thread handlers may read. Built fresh for each request, so it
+// is always current.
+struct LoopContext {
+    const Stats& stats;
+    const python::InterpreterInfo& python;
+    unsigned workers;
+    std::size_t queue_length;
+    std::vector<std::string_view> peers;
+};
+
+using LoopHandler = term::Term (*)(const LoopContext& ctx, term::ByteArena& arena);
+
+struct RequestKind {
+    std::string_view name;   // the atom, alone or heading a tuple
+    std::size_t arity;       // 0 for a bare atom, else the tuple's size
+    std::string_view shape;  // how it must look, for bad_request details
+    LoopHandler on_loop;     // exactly one of these two is set
+    pool::WorkerHandler on_worker;
+};
+
+// Picks the kind of `request` (external format, no 131) from its head only;
+// the rest is decoded and checked by the handler. Null with `detail` set when
+// nothing matches.
+const RequestKind* classify(std::string_view request, std::string& detail);
+
+}  // namespace pycnode::dispatch

@@ -1,0 +1,174 @@
+#include "net/connection.hpp"
+
+#include "app/log.hpp"
+#include "dispatch/dispatcher.hpp"
+#include "dist/control.hpp"
+#include "net/loop.hpp"
+
+#include <unistd.h>
+
+namespace pycnode::net {
+namespace {
+
+// Packets up to this size are appended to one buffer, so that a burst of
+// small replies goes out in one system call.
+constexpr std::size_t coalesce_limit = 16 * 1024;
+constexpr std::size_t coalesced_buffer_limit = 256 * 1024;
+
+}  // namespace
+
+struct Connection::WriteRequest {
+    uv_write_t req{};
+    std::vector<std::string> buffers;  // kept alive until libuv is done with them
+};
+
+Connection::Connection(Loop& loop, std::uint64_t id, std::string peer, std::size_t max_packet)
+    : loop_(loop), id_(id), peer_(std::move(peer)), reader_(max_packet) {
+    tcp_.data = this;
+}
+
+bool Connection::open(int fd) {
+    if (int err = uv_tcp_init(loop_.uv(), &tcp_); err) {
+        log::error("{}: uv_tcp_init: {}", peer_, uv_strerror(err));
+        return false;
+    }
+    opened_ = true;
+    if (int err = uv_tcp_open(&tcp_, fd); err) {
+        log::error("{}: uv_tcp_open: {}", peer_, uv_strerror(err));
+        ::close(fd);  // libuv did not take it
+        return false;
+    }
+    uv_tcp_nodelay(&tcp_, 1);
+    last_read_ms_ = last_write_ms_ = uv_now(loop_.uv());
+    if (int err = uv_read_start(stream(), alloc_cb, read_cb); err) {
+        log::error("{}: uv_read_start: {}", peer_, uv_strerror(err));
+        return false;
+    }
+    return true;
+}
+
+void Connection::close(std::string_view why) {
+    if (closing_) return;
+    closing_ = true;
+    log::info("connection to {} closed: {}", peer_, why);
+    out_.clear();
+    if (!opened_) {
+        loop_.forget(id_);  // never became a libuv handle: nothing to wait for
+        return;
+    }
+    uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), close_cb);
+}
+
+void Connection::queue(std::string packet) {
+    if (closing_) return;
+    if (packet.size() <= coalesce_limit && !out_.empty() &&
+        out_.back().size() + packet.size() <= coalesced_buffer_limit) {
+        out_.back() += packet;
+        return;
+    }
+    out_.push_back(std::move(packet));
+}
+
+void Connection::flush() {
+    if (closing_ || out_.empty()) return;
+    last_write_ms_ = uv_now(loop_.uv());
+    std::size_t written = 0;
+    // uv_try_write would overtake writes libuv still has queued: only try
+    // when the queue is empty.
+    if (uv_stream_get_write_queue_size(stream()) == 0) {
+        std::vector<uv_buf_t> bufs;
+        bufs.reserve(out_.size());
+        for (auto& b : out_) bufs.push_back(uv_buf_init(b.data(), static_cast<unsigned>(b.size())));
+        int n = uv_try_write(stream(), bufs.data(), static_cast<unsigned>(bufs.size()));
+        if (n < 0 && n != UV_EAGAIN) return close(uv_strerror(n));
+        written = n > 0 ? static_cast<std::size_t>(n) : 0;
+    }
+    write_remaining(written);
+}
+
+// Hands whatever uv_try_write did not take to uv_write, which finishes it in
+// the background; the request owns the buffers until then.
+void Connection::write_remaining(std::size_t written) {
+    std::size_t first = 0;
+    while (first < out_.size() && written >= out_[first].size()) written -= out_[first++].size();
+    if (first == out_.size()) {
+        out_.clear();
+        return;
+    }
+    auto* req = new WriteRequest;
+    req->buffers.assign(std::make_move_iterator(out_.begin() + static_cast<std::ptrdiff_t>(first)),
+                        std::make_move_iterator(out_.end()));
+    out_.clear();
+    std::vector<uv_buf_t> bufs;
+    bufs.reserve(req->buffers.size());
+    for (auto& b : req->buffers) bufs.push_back(uv_buf_init(b.data(), static_cast<unsigned>(b.size())));
+    bufs[0].base += written;
+    bufs[0].len -= written;
+    req->req.data = req;
+    if (int err = uv_write(&req->req, stream(), bufs.data(), static_cast<unsigned>(bufs.size()), write_cb); err) {
+        delete req;
+        close(uv_strerror(err));
+    }
+}
+
+void Connection::check_liveness(std::uint64_t now_ms, std::uint64_t tick_ms, std::uint64_t timeout_ms) {
+    if (closing_) return;
+    if (now_ms - last_read_ms_ > timeout_ms)
+        return close(fmt::format("silent for {} ms, past the net_ticktime allowance", now_ms - last_read_ms_));
+    if (now_ms - last_write_ms_ >= tick_ms) {
+        std::string tick;
+        dist::append_tick(tick);
+        queue(std::move(tick));
+        flush();
+    }
+}
+
+// Erlang nodes tick when they have sent nothing for a while; answering each
+// tick keeps the peer content whatever its net_ticktime is.
+void Connection::on_tick() {
+    std::string tick;
+    dist::append_tick(tick);
+    queue(std::move(tick));
+}
+
+void Connection::on_packet(std::string packet) {
+    if (!closing_) loop_.dispatcher().on_packet(*this, std::move(packet));
+}
+
+void Connection::on_oversize(std::string_view prefix, std::uint64_t size) {
+    if (!closing_) loop_.dispatcher().on_oversize(*this, prefix, size);
+}
+
+void Connection::on_read(ssize_t nread) {
+    if (nread < 0) return close(nread == UV_EOF ? "the peer closed it" : uv_strerror(static_cast<int>(nread)));
+    if (nread == 0) return;
+    last_read_ms_ = uv_now(loop_.uv());
+    reader_.commit(static_cast<std::size_t>(nread), *this);
+    flush();
+}
+
+void Connection::alloc_cb(uv_handle_t* handle, std::size_t, uv_buf_t* buf) {
+    auto* self = static_cast<Connection*>(handle->data);
+    std::size_t size = 0;
+    char* p = self->reader_.prepare(size);
+    // uv_buf_t lengths are unsigned int: a larger region is simply read in parts.
+    *buf = uv_buf_init(p, static_cast<unsigned>(std::min<std::size_t>(size, 1u << 30)));
+}
+
+void Connection::read_cb(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
+    static_cast<Connection*>(stream->data)->on_read(nread);
+}
+
+void Connection::write_cb(uv_write_t* req, int status) {
+    auto* request = static_cast<WriteRequest*>(req->data);
+    auto* self = static_cast<Connection*>(req->handle->data);
+    delete request;
+    if (status < 0 && status != UV_ECANCELED) self->close(uv_strerror(status));
+}
+
+void Connection::close_cb(uv_handle_t* handle) {
+    auto* self = static_cast<Connection*>(handle->data);
+    self->loop_.forget(self->id_);
+}
+
+}  // namespace pycnode::net

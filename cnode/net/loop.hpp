@@ -1,0 +1,80 @@
+// The libuv loop thread: owns every connection and every socket write.
+//
+// Other threads reach it only through two doors, each a locked hand-off plus
+// uv_async_send: the acceptor adopts new sockets, and the workers post
+// replies. Nothing here touches Python.
+#pragma once
+
+#include "app/options.hpp"
+#include "app/stats.hpp"
+#include "net/connection.hpp"
+#include "pool/job.hpp"
+#include "pool/reply_queue.hpp"
+
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace pycnode::dispatch {
+class Dispatcher;
+}
+
+namespace pycnode::net {
+
+class Loop {
+public:
+    Loop(const Options& options, Stats& stats);
+    ~Loop();
+    Loop(const Loop&) = delete;
+    Loop& operator=(const Loop&) = delete;
+
+    // Any thread.
+    void adopt(int fd, std::string peer);
+    pool::ReplyQueue<pool::Reply>& replies() { return replies_; }
+
+    // Runs until SIGINT/SIGTERM; `on_stop` runs first thing when stopping.
+    void run(dispatch::Dispatcher& dispatcher, std::function<void()> on_stop);
+
+    // Loop thread.
+    uv_loop_t* uv() { return &loop_; }
+    dispatch::Dispatcher& dispatcher() { return *dispatcher_; }
+    std::vector<std::string_view> peers() const;
+    void forget(std::uint64_t id);
+    void stop();
+
+private:
+    void adopt_pending();
+    void deliver_replies();
+    void check_connections();
+
+    const Options& options_;
+    Stats& stats_;
+    uv_loop_t loop_{};
+    uv_async_t adopt_async_{};
+    uv_async_t reply_async_{};
+    uv_timer_t tick_timer_{};
+    uv_signal_t sigint_{};
+    uv_signal_t sigterm_{};
+
+    std::mutex adopt_mutex_;
+    std::vector<std::pair<int, std::string>> adopt_queue_;
+    bool accepting_ = true;  // under adopt_mutex_
+
+    pool::ReplyQueue<pool::Reply> replies_;
+    std::vector<pool::Reply> reply_batch_;
+
+    dispatch::Dispatcher* dispatcher_ = nullptr;
+    std::function<void()> on_stop_;
+    std::unordered_map<std::uint64_t, std::unique_ptr<Connection>> connections_;
+    std::uint64_t next_id_ = 1;
+    bool stopping_ = false;
+};
+
+}  // namespace pycnode::net
