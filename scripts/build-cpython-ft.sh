@@ -20,7 +20,7 @@
 #   FT_DEBIAN_MIRROR     Debian archive URI to use instead of the one found in /etc/apt
 #   FT_CHECK_FRAMEWORKS  1 (default) prints which web frameworks from Debian's python3-* packages
 #                        import in the new interpreter; 0 skips that report
-set -Eeuo pipefail   # -E: the ERR trap also fires inside functions
+set -euo pipefail
 
 # A clean PATH: this machine has pyenv shims (python3, python3.13) ahead of /usr/bin, and
 # CPython's configure would pick such a python3.13 as PYTHON_FOR_REGEN. Everything this script
@@ -54,22 +54,28 @@ readonly build_packages=(
 
 current_step="start"
 
-say() { echo "build-cpython-ft: $*" >&2; }
+# Messages go to fd 8, a copy of the original stderr, so that they reach the terminal even when
+# raised from inside a command whose output is being sent to the log.
+exec 8>&2
+say() { echo "build-cpython-ft: $*" >&8; }
 
 step() {
   current_step=$1
   say "$1"
 }
 
-on_error() {
+readonly main_pid=$BASHPID
+
+# EXIT trap: on failure, name the step and show the end of the log (once, from the main shell).
+on_exit() {
   local rc=$?
+  ((rc != 0)) && [[ $BASHPID == "$main_pid" ]] || return 0
   say "FAILED during: $current_step (exit $rc)"
   if [[ -s $log ]]; then
     say "last lines of the log:"
-    tail -n 25 "$log" | sed 's/^/    /' >&2
+    tail -n 25 "$log" | sed 's/^/    /' >&8
     say "full log: $log"
   fi
-  exit "$rc"
 }
 
 # Runs a command with its output going to the log only.
@@ -196,14 +202,19 @@ fetch_sources() {
 
   local mirror
   mirror=$(find_debian_mirror)
-  say "using Debian mirror from /etc/apt: $mirror"
+  if [[ -n ${FT_DEBIAN_MIRROR:-} ]]; then
+    say "Debian mirror (FT_DEBIAN_MIRROR): $mirror"
+  else
+    say "Debian mirror (from the machine's apt sources): $mirror"
+  fi
 
   mkdir -p "$apt_dir"/{lists/partial,cache/archives/partial,state} "$src_root"
   : >"$apt_dir/status"      # no installed packages: this apt only downloads sources
   : >"$apt_dir/preferences"
   echo "deb-src [signed-by=$archive_keyring] $mirror $suite main" >"$apt_dir/sources.list"
 
-  quietly apt_private update
+  # --error-on=any: a failed index download is an error here, not a warning.
+  quietly apt_private update --error-on=any
   rm -rf "$src_root/download"
   mkdir -p "$src_root/download"
   (cd "$src_root/download" && quietly apt_private source --download-only "$src_package/$suite")
@@ -257,7 +268,8 @@ verify_build() {
 import sys
 import ssl, ctypes, sqlite3, asyncio, zlib, bz2, lzma, json, decimal, uuid, hashlib
 assert not sys._is_gil_enabled(), "an stdlib import re-enabled the GIL"
-print("build-cpython-ft:   %s; GIL enabled: %s; %s" % (sys.version.split()[0] + " " + sys.abiflags, sys._is_gil_enabled(), ssl.OPENSSL_VERSION))
+print("build-cpython-ft:   Python %s (abiflags %r); GIL enabled: %s; stdlib modules OK; %s"
+      % (sys.version.split()[0], sys.abiflags, sys._is_gil_enabled(), ssl.OPENSSL_VERSION))
 ' >&2
   verify_embedding
 }
@@ -348,7 +360,7 @@ main() {
   fi
 
   : >"$log"
-  trap on_error ERR
+  trap on_exit EXIT
   local started=$SECONDS
   say "building free-threaded CPython 3.13 into $prefix (log: $log)"
   step "[0/5] checking build dependencies"
