@@ -4,7 +4,7 @@
 BUILD ?= build
 MESON_FLAGS ?=
 
-.PHONY: all deps build native erl run test unit python-unit integration clean
+.PHONY: all deps build native erl run test unit integration clean build-ft test-ft
 
 all: build
 
@@ -31,5 +31,15 @@ test: deps build
 unit: native
 	meson test -C $(BUILD) --print-errorlogs
 
+# The free-threaded variant: CPython 3.13t built from Debian's sources (once),
+# then pycnode embedding it, at build-ft/pycnode.
+FT_PREFIX ?= $(CURDIR)/build-deps/cpython-3.13t
+
+build-ft: deps erl
+	bash scripts/build-cpython-ft.sh $(FT_PREFIX)
+	test -f build-ft/build.ninja || meson setup build-ft $(MESON_FLAGS) \
+	    -Dpkg_config_path=$(FT_PREFIX)/lib/pkgconfig -Dpython_embed=python-3.13t-embed
+	ninja -C build-ft
+
 clean:
-	rm -rf $(BUILD) erl/ebin/*.beam erl/ebin/*.app
+	rm -rf $(BUILD) build-ft erl/ebin/*.beam erl/ebin/*.app
