@@ -43,20 +43,28 @@ enum class Op : std::int64_t {
 
 struct ControlMessage {
     std::int64_t op = 0;
-    std::string_view from;     // raw external term of the sending pid (REG_SEND, LINK, EXIT*, UNLINK_ID, MONITOR_P)
-    std::string_view to;       // raw external term of the target pid (SEND*, LINK, EXIT*, UNLINK_ID), or of the monitored proc (MONITOR_P)
+    // All fields view the packet. Every op whose tuple names a sender or a
+    // target fills from / to (see the table in control.cpp); SEND and
+    // REG_SEND leave the unused one empty.
+    std::string_view from;     // raw external term of the sending pid (a pid or a name for MONITOR_P_EXIT)
+    std::string_view to;       // raw external term of the target pid (a pid or a name for MONITOR_P / DEMONITOR_P)
     std::string_view to_name;  // REG_SEND*: the registered name (atom text)
-    std::string_view id;       // UNLINK_ID: the id; MONITOR_P / DEMONITOR_P: the reference (raw external terms)
+    std::string_view id;       // UNLINK_ID*: the id; *MONITOR_P*: the reference (raw external terms)
     bool has_message = false;  // a 131 + message follows the control tuple
     std::size_t message_offset = 0;  // offset in the packet of the message term, after its 131
 };
 
 // Parses a whole packet payload (as FrameReader yields it: no length prefix).
 // Unknown operations parse fine (op set, other fields empty) so the caller can
-// log and ignore them; malformed packets return an error.
+// log and ignore them; malformed packets return an error: BadVersion if the
+// first byte is not 'p' or the 131s are missing, BadValue for a known op with
+// the wrong arity or bytes after a control tuple that has no message,
+// WrongType where a pid (or name) is expected and something else is found.
+// The message itself is only located, not decoded.
 term::DecodeError parse_packet(std::string_view packet, ControlMessage& out);
 
-// Outgoing packets, each complete with its 4-byte length prefix, appended to `out`.
+// Outgoing packets, each complete with its 4-byte length prefix, appended to
+// `out`. Pids, ids and references are raw external terms (no 131), as parsed.
 void append_tick(std::string& out);
 // SEND {2, '', ToPid} + message.
 void append_send(std::string& out, std::string_view to_pid, const term::Term& message);
@@ -67,5 +75,13 @@ void append_unlink_id_ack(std::string& out, std::string_view id, std::string_vie
 // MONITOR_P_EXIT {21, FromProc, ToPid, Ref, Reason}.
 void append_monitor_exit(std::string& out, std::string_view from_proc, std::string_view to_pid,
                          std::string_view ref, const term::Term& reason);
+
+// The two halves of append_send, for messages that are not one Term tree
+// (gen_call's reply writes its Tag verbatim): begin_send appends the length
+// placeholder, 'p', 131 {2, '', ToPid} and the message's 131, and returns
+// where the packet starts; write the message with a TermWriter on `out`;
+// finish_packet(out, start) then fills in the length.
+std::size_t begin_send(std::string& out, std::string_view to_pid);
+void finish_packet(std::string& out, std::size_t start);
 
 }  // namespace pycnode::dist

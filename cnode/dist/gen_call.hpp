@@ -22,8 +22,9 @@ struct GenCall {
 };
 
 // Parses the message at `message_offset` of `packet` (after its 131 byte).
-// A message that is not a well-formed '$gen_call' returns WrongType or the
-// decoder's error; nothing is read out of bounds.
+// A message that is not a well-formed '$gen_call' (From not a pid included)
+// returns WrongType or the decoder's error; bytes after the message are
+// BadValue. Nothing is read out of bounds.
 term::DecodeError parse_gen_call(std::string_view packet, std::size_t message_offset, GenCall& out);
 
 // Appends the complete reply packet: length, 'p', 131 {2,'',From}, 131 {Tag, Reply}.

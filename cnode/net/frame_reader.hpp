@@ -34,15 +34,24 @@ public:
 
     explicit FrameReader(std::size_t max_packet) : max_packet_(max_packet) {}
 
-    // Where the next read should go: a region of at least 1 byte.
+    // Where the next read should go: a region of at least 1 byte. Each
+    // prepare() is followed by one commit() before the next prepare().
     char* prepare(std::size_t& size);
-    // `n` bytes were read into the region prepare() returned; emits every complete event.
+    // `n` bytes were read into the region prepare() returned; emits every
+    // complete event, in stream order. The sink must not call back into the
+    // reader. An oversize packet is reported once all of it has streamed by,
+    // so the framing stays in step and the connection can go on.
     void commit(std::size_t n, Sink& sink);
 
     std::size_t max_packet() const { return max_packet_; }
 
 private:
     void consume(const char* data, std::size_t n, Sink& sink);
+    std::size_t take_header(const char* data, std::size_t n, Sink& sink);
+    std::size_t take_body(const char* data, std::size_t n, Sink& sink);
+    std::size_t take_skipped(const char* data, std::size_t n, Sink& sink);
+    void start_packet(Sink& sink);
+    void finish_packet(Sink& sink);
 
     std::size_t max_packet_;
     std::string scratch_ = std::string(scratch_size, '\0');

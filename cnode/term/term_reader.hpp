@@ -27,6 +27,8 @@ class TermReader {
 public:
     static constexpr std::size_t default_max_depth = 512;
 
+    // `max_depth` is the deepest nesting level accepted: the outermost term is
+    // at level 0 and the elements of a level-n container at level n + 1.
     explicit TermReader(std::string_view data, std::size_t max_depth = default_max_depth)
         : data_(data), max_depth_(max_depth) {}
 
@@ -35,29 +37,42 @@ public:
     bool at_end() const { return pos_ == data_.size(); }
     std::string_view data() const { return data_; }
 
-    // Typed reads: on error the position is unchanged.
+    // Typed reads: on error the position is unchanged. Headers are checked
+    // against the bytes left (every element needs at least one byte), so a
+    // count they return can be reserved without trusting the peer.
     DecodeError read_version();                          // the 131 byte
     DecodeError read_tuple_header(std::size_t& arity);   // SMALL/LARGE_TUPLE
-    DecodeError read_list_header(std::size_t& length);   // LIST_EXT header or NIL_EXT (length 0)
+    // LIST_EXT header (then `length` elements and a tail follow) or NIL_EXT
+    // (length 0, nothing follows). STRING_EXT is WrongType here: use read_term.
+    DecodeError read_list_header(std::size_t& length);
     DecodeError read_map_header(std::size_t& pairs);
-    DecodeError read_atom(std::string_view& name);       // any atom encoding
+    // Any atom encoding. ATOM_EXT / SMALL_ATOM_EXT are Latin-1 and the view
+    // cannot be converted, so they are accepted only when pure ASCII (which
+    // is then also UTF-8); other Latin-1 atoms are BadValue. Erlang sends
+    // UTF-8 atoms on a connection that negotiated UTF8_ATOMS, as ours does.
+    DecodeError read_atom(std::string_view& name);
     DecodeError read_binary(std::string_view& bytes);    // BINARY_EXT
-    DecodeError read_integer(std::int64_t& value);       // SMALL/INTEGER/SMALL_BIG fitting int64
+    DecodeError read_integer(std::int64_t& value);       // any integer encoding whose value fits int64
 
     // Peeks at the tag of the next term without consuming it (0 at the end).
     std::uint8_t peek_tag() const { return at_end() ? 0 : static_cast<std::uint8_t>(data_[pos_]); }
 
-    // Skips one whole term; `raw` receives its exact bytes (for re-encoding verbatim).
+    // Skips one whole term, checking it exactly as read_term would, without
+    // allocating; `raw` receives its exact bytes (for re-encoding verbatim).
     DecodeError skip(std::string_view& raw);
     DecodeError skip() { std::string_view ignored; return skip(ignored); }
 
     // Decodes one whole term into a tree whose views point into the buffer.
+    // Integers that fit int64 are Integer whatever their encoding; a
+    // BigInteger's magnitude has no high zero bytes. Pids, references,
+    // ports, funs, bitstrings and improper lists become Opaque after their
+    // structure (lengths, node atom, fun fields) has been checked.
+    // On error the position is unchanged and `out` is unspecified.
     DecodeError read_term(Term& out);
 
 private:
-    DecodeError skip_at_depth(std::size_t depth);
-    DecodeError read_at_depth(Term& out, std::size_t depth);
-
+    // The decoding itself works on a copy of the cursor (term_reader.cpp)
+    // that is committed only on success.
     std::string_view data_;
     std::size_t pos_ = 0;
     std::size_t max_depth_;
