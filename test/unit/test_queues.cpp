@@ -1,11 +1,13 @@
 // The two hand-offs between threads: many workers pop jobs the loop pushes,
 // many workers push replies the loop drains. Hammered from several threads;
 // built with ThreadSanitizer too (meson -Dsanitize_threads=true).
+#include "app/stats.hpp"
 #include "pool/job_queue.hpp"
 #include "pool/reply_queue.hpp"
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <numeric>
 #include <thread>
@@ -110,4 +112,27 @@ TEST_CASE("ReplyQueue loses nothing with many producers and a draining consumer"
     std::iota(expected.begin(), expected.end(), 0);
     CHECK(got == expected);
     CHECK(wakes.load() >= 1);
+}
+
+TEST_CASE("Stats counters add up when every thread counts at once") {
+    pycnode::Stats stats;
+    constexpr int threads_n = 4;
+    constexpr int per_thread = 100000;
+    std::vector<std::thread> threads;
+    for (int t = 0; t < threads_n; ++t)
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < per_thread; ++i) {
+                stats.in_flight.fetch_add(1, std::memory_order_relaxed);
+                stats.in_flight.fetch_sub(1, std::memory_order_relaxed);
+                stats.answered((i + t) % 3 == 0);
+                (void)stats.uptime_ms();
+            }
+        });
+    for (auto& th : threads) th.join();
+    CHECK(stats.served.load() == static_cast<std::uint64_t>(threads_n * per_thread));
+    std::uint64_t expected_failed = 0;
+    for (int t = 0; t < threads_n; ++t)
+        for (int i = 0; i < per_thread; ++i) expected_failed += (i + t) % 3 == 0;
+    CHECK(stats.failed.load() == expected_failed);
+    CHECK(stats.in_flight.load() == 0);
 }
