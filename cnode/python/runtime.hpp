@@ -8,10 +8,13 @@
 
 #include "term/term.hpp"
 
+#include <atomic>
 #include <string>
+#include <string_view>
 #include <vector>
 
 struct _ts;  // PyThreadState, kept out of this header so callers need no Python.h
+struct _is;  // PyInterpreterState, likewise
 
 namespace pycnode::python {
 
@@ -36,12 +39,30 @@ public:
     Runtime(const Runtime&) = delete;
     Runtime& operator=(const Runtime&) = delete;
 
+    // Fixed once the constructor returns, so any thread may read it.
     const InterpreterInfo& info() const { return info_; }
+    _is* interpreter() const { return interpreter_; }
+
+    // Attached only. Call after importing user code: on a free-threaded build
+    // whose GIL that import re-enabled, logs a warning naming `module` (once
+    // per process) and returns true. Always false on GIL builds.
+    bool gil_reenabled_by(std::string_view module);
 
 private:
+    void extend_sys_path();
+    void import_pyrunner();
+    void require_no_gil(std::string_view cause) const;
+
+    Config config_;
     InterpreterInfo info_;
+    _is* interpreter_ = nullptr;
     _ts* main_state_ = nullptr;
+    std::atomic<bool> gil_warning_logged_{false};
 };
+
+// Attached only. Whether the interpreter runs with a GIL right now:
+// sys._is_gil_enabled() where it exists (3.13+), else true.
+bool gil_enabled_now();
 
 class WorkerContext;
 

@@ -1,0 +1,134 @@
+// {call, Module, Function, Args}: apply a Python function, as erlang:apply/3.
+//
+// The request is checked before attaching (a malformed one costs no Python
+// time), then: arguments to Python, the callable from the worker's cache,
+// one vectorcall, the result back to a term.
+#include "python/errors.hpp"
+#include "python/from_python.hpp"
+#include "python/runtime.hpp"
+#include "python/to_python.hpp"
+#include "python/worker_context.hpp"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <vector>
+
+namespace pycnode::python {
+namespace {
+
+using term::Kind;
+using term::Term;
+
+// Strict UTF-8 as Python decodes it: no overlong forms, no surrogates,
+// nothing above U+10FFFF.
+bool is_utf8(std::string_view text) {
+    const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+    const auto* end = p + text.size();
+    while (p < end) {
+        unsigned char lead = *p++;
+        if (lead < 0x80) continue;
+        int extra = lead >= 0xF0 ? 3 : lead >= 0xE0 ? 2 : lead >= 0xC2 ? 1 : -1;
+        if (extra < 0 || lead > 0xF4 || end - p < extra) return false;
+        unsigned code = lead & (0x3F >> extra);
+        for (int i = 0; i < extra; ++i, ++p) {
+            if ((*p & 0xC0) != 0x80) return false;
+            code = (code << 6) | (*p & 0x3F);
+        }
+        bool overlong = (extra == 2 && code < 0x800) || (extra == 3 && code < 0x10000);
+        if (overlong || (code >= 0xD800 && code <= 0xDFFF) || code > 0x10FFFF) return false;
+    }
+    return true;
+}
+
+bool is_name(const Term& t) { return t.kind == Kind::Binary && !t.bytes.empty() && is_utf8(t.bytes); }
+
+// Empty when the request is well formed, else what is wrong with it.
+std::string check_request(const Term& request) {
+    if (request.kind != Kind::Tuple || request.items.size() != 4 || !request.items[0].is_atom("call"))
+        return "expected {call, Module, Function, Args}";
+    if (!is_name(request.items[1])) return "Module must be a non-empty UTF-8 binary";
+    if (!is_name(request.items[2])) return "Function must be a non-empty UTF-8 binary";
+    if (request.items[3].kind != Kind::List) return "Args must be a proper list";
+    return {};
+}
+
+// The argument array for PyObject_Vectorcall, with the spare slot in front
+// that PY_VECTORCALL_ARGUMENTS_OFFSET promises the callee. Calls with few
+// arguments (nearly all of them) allocate nothing.
+class ArgumentVector {
+public:
+    explicit ArgumentVector(std::size_t count) : count_(count) {
+        if (count_ > inline_capacity) {
+            heap_refs_.resize(count_);
+            heap_slots_.resize(count_ + 1);
+        }
+    }
+
+    void set(std::size_t index, PyRef arg) {
+        slots()[index + 1] = arg.get();
+        refs()[index] = std::move(arg);
+    }
+    PyObject* const* args() { return slots() + 1; }
+    std::size_t nargsf() const { return count_ | PY_VECTORCALL_ARGUMENTS_OFFSET; }
+
+private:
+    static constexpr std::size_t inline_capacity = 8;
+
+    bool inline_storage() const { return count_ <= inline_capacity; }
+    PyRef* refs() { return inline_storage() ? inline_refs_.data() : heap_refs_.data(); }
+    PyObject** slots() { return inline_storage() ? inline_slots_.data() : heap_slots_.data(); }
+
+    std::size_t count_;
+    std::array<PyRef, inline_capacity> inline_refs_{};
+    std::array<PyObject*, inline_capacity + 1> inline_slots_{};
+    std::vector<PyRef> heap_refs_;
+    std::vector<PyObject*> heap_slots_;
+};
+
+// {ok, Value} without copying Value: a braced list would copy every element
+// (initializer_list members are const), and Value may be a large tree.
+Term ok_reply(Term value) {
+    std::vector<Term> items;
+    items.reserve(2);
+    items.push_back(Term::make_atom("ok"));
+    items.push_back(std::move(value));
+    return Term::make_tuple(std::move(items));
+}
+
+// Attached only. Empty when every argument converted, else the detail.
+std::string convert_arguments(WorkerContext& ctx, const std::vector<Term>& terms, ArgumentVector& args) {
+    for (std::size_t i = 0; i < terms.size(); ++i) {
+        PyRef arg;
+        if (auto status = to_python(ctx, terms[i], arg); !status)
+            return fmt::format("argument {}: {}", i + 1, status.detail());
+        args.set(i, std::move(arg));
+    }
+    return {};
+}
+
+}  // namespace
+
+term::Term run_call(WorkerContext& ctx, const term::Term& request, term::ByteArena& arena) {
+    if (std::string problem = check_request(request); !problem.empty()) return bad_request_reply(arena, problem);
+    const auto& module = request.items[1].bytes;
+    const auto& function = request.items[2].bytes;
+    const auto& arg_terms = request.items[3].items;
+
+    // Declared first, so every Python reference below is dropped attached.
+    WorkerContext::Attached attached(ctx);
+    ArgumentVector args(arg_terms.size());
+    if (std::string problem = convert_arguments(ctx, arg_terms, args); !problem.empty())
+        return bad_request_reply(arena, problem);
+    PyObject* callable = ctx.callable(module, function);
+    if (!callable) return python_error_reply(ctx, arena);
+    PyRef result = PyRef::steal(PyObject_Vectorcall(callable, args.args(), args.nargsf(), nullptr));
+    if (!result) return python_error_reply(ctx, arena);
+
+    Term value;
+    if (auto status = from_python(ctx, result.get(), arena, value); !status)
+        return bad_result_reply(arena, status.detail());
+    return ok_reply(std::move(value));
+}
+
+}  // namespace pycnode::python

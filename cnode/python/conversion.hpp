@@ -1,0 +1,35 @@
+// What a conversion between terms and Python objects reports.
+//
+// Failures are values with a readable detail, never C++ exceptions: the
+// conversions run between Python API calls, where an exception must not
+// unwind, and the detail goes back to the Erlang caller as it is.
+#pragma once
+
+#include <string>
+#include <utility>
+
+namespace pycnode::python {
+
+// Containers nested deeper than this are refused in both directions (the
+// outermost term is level 0), so a list that contains itself is an error
+// rather than a stack overflow. It matches the term reader's limit.
+inline constexpr int max_conversion_depth = 512;
+
+class ConversionStatus {
+public:
+    static ConversionStatus success() { return ConversionStatus(); }
+    static ConversionStatus failure(std::string detail) { return ConversionStatus(std::move(detail)); }
+
+    bool ok() const { return ok_; }
+    explicit operator bool() const { return ok_; }
+    const std::string& detail() const { return detail_; }
+
+private:
+    ConversionStatus() = default;
+    explicit ConversionStatus(std::string detail) : ok_(false), detail_(std::move(detail)) {}
+
+    bool ok_ = true;
+    std::string detail_;
+};
+
+}  // namespace pycnode::python

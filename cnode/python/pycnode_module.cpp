@@ -1,0 +1,106 @@
+// The `_pycnode` built-in module. It keeps no Python objects of its own (so
+// no static PyObject* and no module state to share), declares that it runs
+// without the GIL and in isolated sub-interpreters, and uses multi-phase init
+// as those declarations require.
+#include "python/pycnode_module.hpp"
+
+#include "app/log.hpp"
+#include "python/errors.hpp"
+
+#include <string>
+
+namespace pycnode::python {
+namespace {
+
+constexpr long lowest_level = static_cast<long>(log::Level::Debug);
+constexpr long highest_level = static_cast<long>(log::Level::Error);
+
+bool parse_level(PyObject* arg, log::Level& level) {
+    long value = PyLong_AsLong(arg);
+    if (value == -1 && PyErr_Occurred()) return false;
+    if (value < lowest_level || value > highest_level) {
+        PyErr_Format(PyExc_ValueError, "log level must be %ld..%ld, not %ld", lowest_level, highest_level, value);
+        return false;
+    }
+    level = static_cast<log::Level>(value);
+    return true;
+}
+
+// log(level: int, message: str) -> None. A message that cannot be encoded
+// as strict UTF-8 is still logged, escaped, rather than lost.
+PyObject* module_log(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError, "log() takes 2 arguments (%zd given)", nargs);
+        return nullptr;
+    }
+    log::Level level;
+    if (!parse_level(args[0], level)) return nullptr;
+    if (!PyUnicode_Check(args[1])) {
+        PyErr_Format(PyExc_TypeError, "log() message must be str, not %.100s", Py_TYPE(args[1])->tp_name);
+        return nullptr;
+    }
+    if (!log::enabled(level)) Py_RETURN_NONE;
+    std::string message;
+    if (!append_utf8_lenient(args[1], message)) return nullptr;
+    // Writing to stderr may block: let other threads run meanwhile.
+    Py_BEGIN_ALLOW_THREADS
+    log::write(level, message);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
+// log_level() -> int: the lowest level pycnode writes, so Python's logging
+// can skip formatting records that would be dropped anyway.
+PyObject* module_log_level(PyObject*, PyObject*) {
+    long level = lowest_level;
+    while (level < highest_level && !log::enabled(static_cast<log::Level>(level))) ++level;
+    return PyLong_FromLong(level);
+}
+
+int module_exec(PyObject* module) {
+    const struct {
+        const char* name;
+        log::Level level;
+    } levels[] = {{"DEBUG", log::Level::Debug}, {"INFO", log::Level::Info},
+                  {"WARNING", log::Level::Warning}, {"ERROR", log::Level::Error}};
+    for (const auto& l : levels)
+        if (PyModule_AddIntConstant(module, l.name, static_cast<long>(l.level)) < 0) return -1;
+    return 0;
+}
+
+PyMethodDef module_methods[] = {
+    {"log", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&module_log)), METH_FASTCALL,
+     "log(level, message)\n--\n\nWrite one line to pycnode's log (levels: DEBUG=0 .. ERROR=3)."},
+    {"log_level", &module_log_level, METH_NOARGS,
+     "log_level()\n--\n\nThe lowest level pycnode's log writes."},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+PyModuleDef_Slot module_slots[] = {
+    {Py_mod_exec, reinterpret_cast<void*>(&module_exec)},
+#if PY_VERSION_HEX >= 0x030C0000
+    {Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},
+#endif
+#if PY_VERSION_HEX >= 0x030D0000
+    {Py_mod_gil, Py_MOD_GIL_NOT_USED},
+#endif
+    {0, nullptr},
+};
+
+PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT,
+    "_pycnode",
+    "pycnode's built-in module: the bridge from Python code to the C-node.",
+    0,  // no module state: the module holds no objects
+    module_methods,
+    module_slots,
+    nullptr,
+    nullptr,
+    nullptr,
+};
+
+}  // namespace
+
+PyObject* init_pycnode_module() { return PyModuleDef_Init(&module_def); }
+
+}  // namespace pycnode::python

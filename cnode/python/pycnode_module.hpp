@@ -1,0 +1,13 @@
+// `_pycnode`: the built-in extension module through which Python code talks
+// back to pycnode (today: its log). pyrunner imports it; user code need not.
+#pragma once
+
+#include <Python.h>
+
+namespace pycnode::python {
+
+// The module's init function, for PyImport_AppendInittab("_pycnode", ...)
+// before the interpreter starts. Multi-phase: it returns the definition.
+PyObject* init_pycnode_module();
+
+}  // namespace pycnode::python

@@ -1,0 +1,179 @@
+// Start-up and shutdown of the embedded interpreter.
+//
+// The main thread initialises CPython, arranges sys.path, imports pyrunner
+// and then detaches for good: from then on only workers attach, each with its
+// own thread state (worker_context.cpp).
+#include "python/runtime.hpp"
+
+#include "app/log.hpp"
+#include "python/errors.hpp"
+#include "python/py_ref.hpp"
+#include "python/pycnode_module.hpp"
+
+#include <Python.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <stdexcept>
+
+namespace pycnode::python {
+namespace {
+
+std::string own_executable() {
+    std::error_code ec;
+    auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+    return ec ? std::string("pycnode") : exe.string();
+}
+
+// Where the pyrunner package lives. Meson passes the source tree; a binary
+// built otherwise assumes it sits one directory below the root (build/pycnode).
+std::string source_root() {
+#ifdef PYCNODE_SOURCE_ROOT
+    return PYCNODE_SOURCE_ROOT;
+#else
+    return std::filesystem::path(own_executable()).parent_path().parent_path().string();
+#endif
+}
+
+[[noreturn]] void throw_python_error(std::string_view what) {
+    throw std::runtime_error(fmt::format("{}: {}", what, take_exception_text()));
+}
+
+void register_builtin_module() {
+    // The inittab may be extended only before the first initialisation.
+    static const bool registered = PyImport_AppendInittab("_pycnode", &init_pycnode_module) == 0;
+    if (!registered) throw std::runtime_error("cannot register the _pycnode built-in module");
+}
+
+void initialize_interpreter() {
+    PyConfig config;
+    // The "Python" configuration honours PYTHONPATH, PYTHONHOME, site and the
+    // rest of the environment, as a `python3` command would.
+    PyConfig_InitPythonConfig(&config);
+    // Signals belong to the node's event loop, not to Python's handlers.
+    config.install_signal_handlers = 0;
+    // Otherwise the program name is "python3", looked up on PATH: a python3
+    // of another installation found first (pyenv) would have its standard
+    // library loaded into our libpython.
+    PyStatus status = PyConfig_SetBytesString(&config, &config.program_name, own_executable().c_str());
+    if (!PyStatus_Exception(status)) status = Py_InitializeFromConfig(&config);
+    PyConfig_Clear(&config);
+    if (PyStatus_Exception(status))
+        throw std::runtime_error(fmt::format("cannot start Python: {}{}{}", status.func ? status.func : "",
+                                             status.func ? ": " : "", status.err_msg ? status.err_msg : "exit"));
+}
+
+PyRef fs_path(const std::string& path) { return PyRef::steal(PyUnicode_DecodeFSDefault(path.c_str())); }
+
+std::string version_string() {
+    // Py_Version is sys.hexversion of the library actually loaded.
+    return fmt::format("{}.{}.{}", (Py_Version >> 24) & 0xff, (Py_Version >> 16) & 0xff, (Py_Version >> 8) & 0xff);
+}
+
+bool gil_forced_by_environment() {
+    const char* setting = std::getenv("PYTHON_GIL");
+    return setting && std::string_view(setting) == "1";
+}
+
+std::string first_line(std::string_view text) { return std::string(text.substr(0, text.find('\n'))); }
+
+InterpreterInfo read_info() {
+    InterpreterInfo info;
+    info.version = version_string();
+    info.implementation = first_line(Py_GetVersion());
+#ifdef Py_GIL_DISABLED
+    info.free_threaded = true;
+#endif
+    info.gil_enabled = gil_enabled_now();
+    return info;
+}
+
+}  // namespace
+
+bool gil_enabled_now() {
+    PyRef sys = PyRef::steal(PyImport_ImportModule("sys"));
+    PyRef probe = sys ? PyRef::steal(PyObject_GetAttrString(sys.get(), "_is_gil_enabled")) : PyRef();
+    if (!probe) {
+        PyErr_Clear();  // before 3.13 there is no probe, and always a GIL
+        return true;
+    }
+    PyRef answer = PyRef::steal(PyObject_CallNoArgs(probe.get()));
+    int enabled = answer ? PyObject_IsTrue(answer.get()) : -1;
+    if (enabled < 0) PyErr_Clear();
+    return enabled != 0;
+}
+
+Runtime::Runtime(const Config& config) : config_(config) {
+    register_builtin_module();
+    initialize_interpreter();
+    try {
+        require_no_gil(gil_forced_by_environment() ? "PYTHON_GIL=1 in the environment"
+                                                   : "a module imported at start-up (site, .pth files)");
+        extend_sys_path();
+        import_pyrunner();
+        info_ = read_info();
+    } catch (...) {
+        Py_FinalizeEx();
+        throw;
+    }
+    interpreter_ = PyInterpreterState_Get();
+    main_state_ = PyEval_SaveThread();
+}
+
+Runtime::~Runtime() {
+    PyEval_RestoreThread(main_state_);
+    if (Py_FinalizeEx() < 0) log::warning("Python finalization reported an error (buffered data may be lost)");
+}
+
+// User directories go first, in the order given; pyrunner's root goes last,
+// so nothing of ours can shadow a user's module.
+void Runtime::extend_sys_path() {
+    PyObject* path = PySys_GetObject("path");  // borrowed: sys keeps it alive
+    if (!path || !PyList_Check(path)) throw std::runtime_error("sys.path is missing or not a list");
+    Py_ssize_t index = 0;
+    for (const auto& dir : config_.pythonpath) {
+        PyRef entry = fs_path(dir);
+        if (!entry || PyList_Insert(path, index++, entry.get()) < 0) throw_python_error("cannot extend sys.path");
+    }
+    PyRef root = fs_path(source_root());
+    if (!root || PyList_Append(path, root.get()) < 0) throw_python_error("cannot extend sys.path");
+}
+
+void Runtime::import_pyrunner() {
+    // pyrunner also installs the bridge from Python's logging to our log.
+    PyRef pyrunner = PyRef::steal(PyImport_ImportModule("pyrunner"));
+    if (!pyrunner) throw_python_error(fmt::format("cannot import pyrunner (from {})", source_root()));
+    require_no_gil("importing pyrunner");
+}
+
+// On a free-threaded build, importing an extension that does not declare
+// Py_mod_gil turns the GIL back on for the whole process: refuse to start
+// that way unless told to accept it.
+void Runtime::require_no_gil(std::string_view cause) const {
+#ifdef Py_GIL_DISABLED
+    if (config_.allow_gil || !gil_enabled_now()) return;
+    throw std::runtime_error(fmt::format(
+        "the GIL is enabled on this free-threaded Python, caused by {}; "
+        "run with --allow-gil to accept it (or PYTHON_GIL=0 to force it off, at your own risk)",
+        cause));
+#else
+    (void)cause;
+#endif
+}
+
+bool Runtime::gil_reenabled_by(std::string_view module) {
+#ifdef Py_GIL_DISABLED
+    // A GIL already on at start-up was accepted then (--allow-gil): nothing new.
+    if (info_.gil_enabled || !gil_enabled_now()) return false;
+    if (!gil_warning_logged_.exchange(true))
+        log::warning("the GIL is now enabled for the whole process, after importing '{}' (an extension "
+                     "without Py_mod_gil): Python code no longer runs in parallel",
+                     module);
+    return true;
+#else
+    (void)module;
+    return false;
+#endif
+}
+
+}  // namespace pycnode::python

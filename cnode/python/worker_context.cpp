@@ -1,0 +1,132 @@
+#include "python/worker_context.hpp"
+
+#include "python/errors.hpp"
+
+#include <stdexcept>
+
+namespace pycnode::python {
+namespace {
+
+// Atoms arrive from peers; past this many distinct names a worker stops
+// caching new ones (they still convert, just without reuse).
+constexpr std::size_t atom_cache_limit = 4096;
+
+PyRef decode_utf8(std::string_view text) {
+    return PyRef::steal(PyUnicode_DecodeUTF8(text.data(), static_cast<Py_ssize_t>(text.size()), nullptr));
+}
+
+PyRef get_attribute(PyObject* owner, std::string_view name) {
+    PyRef key = decode_utf8(name);
+    return key ? PyRef::steal(PyObject_GetAttr(owner, key.get())) : PyRef();
+}
+
+PyRef import_attribute(const char* module, const char* name) {
+    PyRef owner = PyRef::steal(PyImport_ImportModule(module));
+    return owner ? PyRef::steal(PyObject_GetAttrString(owner.get(), name)) : PyRef();
+}
+
+}  // namespace
+
+WorkerContext::WorkerContext(Runtime& runtime) : runtime_(runtime) {
+    thread_state_ = PyThreadState_New(runtime.interpreter());
+    if (!thread_state_) throw std::runtime_error("cannot create a Python thread state for a worker");
+    Attached attached(*this);
+    try {
+        load_pyrunner_objects();
+    } catch (...) {
+        delete_thread_state();  // no destructor will run
+        throw;
+    }
+}
+
+WorkerContext::~WorkerContext() {
+    if (!attached_) attach();
+    delete_thread_state();
+}
+
+// Attached only. Cached objects must be released while attached, before the
+// thread state goes; deleting the current state also detaches.
+void WorkerContext::delete_thread_state() {
+    callables_.clear();
+    atoms_.clear();
+    atom_type_.reset();
+    opaque_type_.reset();
+    names_ = InternedNames{};
+    PyThreadState_Clear(thread_state_);
+    PyThreadState_DeleteCurrent();
+    thread_state_ = nullptr;
+    attached_ = false;
+}
+
+void WorkerContext::attach() {
+    PyEval_RestoreThread(thread_state_);
+    attached_ = true;
+}
+
+void WorkerContext::detach() {
+    attached_ = false;
+    PyEval_SaveThread();
+}
+
+WorkerContext::Attached::Attached(WorkerContext& ctx) : ctx_(ctx), attached_here_(!ctx.attached_) {
+    if (attached_here_) ctx_.attach();
+}
+
+WorkerContext::Attached::~Attached() {
+    if (attached_here_ && ctx_.attached_) ctx_.detach();
+}
+
+void WorkerContext::load_pyrunner_objects() {
+    names_.ext = PyRef::steal(PyUnicode_InternFromString("ext"));
+    atom_type_ = import_attribute("pyrunner.terms", "Atom");
+    opaque_type_ = import_attribute("pyrunner.terms", "Opaque");
+    if (!names_.ext || !atom_type_ || !opaque_type_)
+        throw std::runtime_error("worker cannot load pyrunner.terms: " + take_exception_text());
+    if (!PyType_Check(atom_type_.get()) || !PyType_Check(opaque_type_.get()))
+        throw std::runtime_error("pyrunner.terms.Atom and Opaque must be classes");
+}
+
+PyRef WorkerContext::make_atom(std::string_view utf8_name) {
+    if (auto hit = atoms_.find(utf8_name); hit != atoms_.end()) return PyRef::borrow(hit->second.get());
+    PyRef name = decode_utf8(utf8_name);
+    if (!name) return {};
+    PyObject* args[] = {nullptr, name.get()};
+    PyRef atom = PyRef::steal(
+        PyObject_Vectorcall(atom_type_.get(), args + 1, 1 | PY_VECTORCALL_ARGUMENTS_OFFSET, nullptr));
+    if (atom && atoms_.size() < atom_cache_limit) atoms_.emplace(utf8_name, PyRef::borrow(atom.get()));
+    return atom;
+}
+
+PyObject* WorkerContext::callable(std::string_view module, std::string_view function) {
+    key_scratch_.assign(module);
+    key_scratch_.push_back('\0');
+    key_scratch_.append(function);
+    if (auto hit = callables_.find(key_scratch_); hit != callables_.end()) return hit->second.get();
+    std::string key = key_scratch_;  // a miss is rare: copying the key is cheap enough
+    PyRef target = resolve_callable(module, function);
+    if (!target) return nullptr;
+    return callables_.emplace(std::move(key), std::move(target)).first->second.get();
+}
+
+// Imports the module (once per interpreter: sys.modules caches it), then
+// walks the dotted attribute path.
+PyRef WorkerContext::resolve_callable(std::string_view module, std::string_view function) {
+    PyRef name = decode_utf8(module);
+    PyRef target = name ? PyRef::steal(PyImport_Import(name.get())) : PyRef();
+    if (!target) return {};
+    runtime_.gil_reenabled_by(module);
+    for (std::size_t start = 0; target;) {
+        std::size_t dot = function.find('.', start);
+        target = get_attribute(target.get(), function.substr(start, dot - start));
+        if (dot == std::string_view::npos) break;
+        start = dot + 1;
+    }
+    if (target && !PyCallable_Check(target.get())) {
+        PyErr_Format(PyExc_TypeError, "%.200s.%.200s is not callable (it is %.100s)", std::string(module).c_str(),
+                     std::string(function).c_str(), Py_TYPE(target.get())->tp_name);
+        return {};
+    }
+    return target;
+}
+
+}  // namespace pycnode::python

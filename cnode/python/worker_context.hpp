@@ -1,0 +1,102 @@
+// Everything one worker thread needs to run Python: its own thread state and
+// its own caches.
+//
+// A WorkerContext is created, used and destroyed on one thread. Its caches
+// are never shared with another worker, so they need no locks even on a
+// free-threaded build, and attaching is the only synchronisation there is.
+#pragma once
+
+#include "python/py_ref.hpp"
+#include "python/runtime.hpp"
+
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+
+namespace pycnode::python {
+
+// Strings used as attribute or dict keys on the hot path, interned once per
+// worker so lookups compare pointers instead of characters.
+struct InternedNames {
+    PyRef ext;  // pyrunner.Opaque's only slot
+};
+
+class WorkerContext {
+public:
+    // Attaches a new thread state to the interpreter long enough to fill the
+    // caches that every request needs, then detaches.
+    explicit WorkerContext(Runtime& runtime);
+    ~WorkerContext();
+    WorkerContext(const WorkerContext&) = delete;
+    WorkerContext& operator=(const WorkerContext&) = delete;
+
+    // Attaches this worker's thread state for its lifetime. Nesting is
+    // allowed: only the outermost guard attaches and detaches.
+    class Attached {
+    public:
+        explicit Attached(WorkerContext& ctx);
+        ~Attached();
+        Attached(const Attached&) = delete;
+        Attached& operator=(const Attached&) = delete;
+
+    private:
+        WorkerContext& ctx_;
+        bool attached_here_;
+    };
+
+    // Runs `f` attached, for handlers that need Python for one step only.
+    template <class F>
+    decltype(auto) run_attached(F&& f) {
+        Attached attached(*this);
+        return std::invoke(std::forward<F>(f));
+    }
+
+    bool attached() const { return attached_; }
+    Runtime& runtime() const { return runtime_; }
+
+    // Everything below: attached only.
+
+    const InternedNames& names() const { return names_; }
+    PyObject* atom_type() const { return atom_type_.get(); }      // pyrunner.Atom
+    PyObject* opaque_type() const { return opaque_type_.get(); }  // pyrunner.Opaque
+
+    // An Atom for a UTF-8 name, shared among calls of this worker while the
+    // cache has room (atoms are immutable). Empty with an exception set on error.
+    PyRef make_atom(std::string_view utf8_name);
+
+    // `module.function` (function may be a dotted path such as
+    // "Klass.method"), resolved once per worker and cached: a module reloaded
+    // later keeps serving the function first found. Borrowed from the cache;
+    // null with the ImportError/AttributeError/... set on error (failures
+    // are not cached, so a module that appears later is found).
+    PyObject* callable(std::string_view module, std::string_view function);
+
+private:
+    struct StringHash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+    };
+    using Cache = std::unordered_map<std::string, PyRef, StringHash, std::equal_to<>>;
+
+    void attach();
+    void detach();
+    void delete_thread_state();
+    void load_pyrunner_objects();
+    PyRef resolve_callable(std::string_view module, std::string_view function);
+
+    Runtime& runtime_;
+    _ts* thread_state_ = nullptr;
+    bool attached_ = false;
+
+    InternedNames names_;
+    PyRef atom_type_;
+    PyRef opaque_type_;
+    Cache atoms_;
+    Cache callables_;         // key: module '\0' function
+    std::string key_scratch_;  // reused to build callable keys without allocating
+};
+
+}  // namespace pycnode::python

@@ -1,0 +1,17 @@
+"""pyrunner: the Python half of pycnode.
+
+pycnode (an Erlang C-node) imports this package when it starts. It provides
+the types that Erlang terms without a natural Python equivalent map to
+(:class:`Atom`, :class:`Opaque`), the description of exceptions sent back to
+Erlang callers (:mod:`pyrunner.errors`) and, inside pycnode only, the bridge
+from :mod:`logging` to pycnode's log (:mod:`pyrunner.log`) and the
+interpreter settings embedding needs (:mod:`pyrunner.embedding`).
+
+Everything here is pure Python and works on CPython 3.11+ with or without the
+GIL; it can be imported (and tested) outside pycnode.
+"""
+
+from pyrunner.terms import Atom, Opaque
+from pyrunner import embedding, errors, log
+
+__all__ = ["Atom", "Opaque", "embedding", "errors", "log"]
