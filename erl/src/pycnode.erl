@@ -1,0 +1,180 @@
+%% @doc Calls Python functions on a pycnode node.
+%%
+%% pycnode is a C-node: it serves `gen_server' calls sent to its registered
+%% name (default `pycnode') on its node. This module wraps those calls and
+%% turns the ways a call can fail into `{error, Reason}' values:
+%%
+%% ```
+%% 1> pycnode:ping('pycnode@myhost').
+%% pong
+%% 2> pycnode:call('pycnode@myhost', math, factorial, [30]).
+%% {ok,265252859812191058636308480000000}
+%% 3> pycnode:call('pycnode@myhost', json, loads, [<<"{">>], #{timeout => 1000}).
+%% {error,{python,<<"JSONDecodeError">>,<<"Expecting ...">>,<<"Traceback ...">>}}
+%% '''
+%%
+%% Calls with a finite timeout run the `gen_server' call in a short-lived
+%% helper process: pycnode, like every C-node, sends its replies to the
+%% caller's pid (it cannot use process aliases), so a reply that arrives after
+%% the timeout would otherwise land in the caller's mailbox. With the helper
+%% it goes to a process that no longer exists and is dropped.
+%%
+%% Defaults come from the application environment (`node', `name',
+%% `timeout'); the application need not be started for them to apply, only
+%% loaded, and the built-in defaults are used when it is not.
+-module(pycnode).
+
+-export([ping/1, ping/2, stats/1, stats/2, call/4, call/5, default_node/0]).
+
+-export_type([opts/0, name/0, error_reason/0]).
+
+-define(DEFAULT_NAME, pycnode).
+-define(DEFAULT_TIMEOUT, 5000).
+
+-type opts() :: #{timeout => timeout(), name => atom()}.
+%% Per-call options. `timeout': milliseconds (or `infinity') to wait for the
+%% reply, default the application's `timeout' (5000). `name': the name
+%% pycnode registered (its `--register' option), default the application's
+%% `name' (`pycnode').
+
+-type name() :: binary() | atom() | string().
+%% A Python module or function name; sent to pycnode as a UTF-8 binary.
+%% The function may be a dotted path (`<<"Decoder.decode">>').
+
+-type error_reason() ::
+        timeout
+      | {nodedown, node()}
+      | {exit, term()}
+      | overloaded
+      | {python, Type :: binary(), Message :: binary(), Traceback :: binary()}
+      | {bad_result, binary()}
+      | {bad_request, binary()}
+      | {packet_too_large, non_neg_integer(), non_neg_integer()}
+      | {unexpected_reply, term()}.
+%% Why a request failed. `timeout', `{nodedown, Node}' and `{exit, Reason}'
+%% come from the call itself (no reply in time, the node is unreachable or
+%% went down, any other exit of `gen_server:call/3'); `{unexpected_reply, R}'
+%% is a reply this client does not know; the others are pycnode's own
+%% `{error, Reason}' replies (see docs/protocol.md).
+
+%% @equiv ping(Node, #{})
+-spec ping(node()) -> pong | {error, error_reason()}.
+ping(Node) ->
+    ping(Node, #{}).
+
+%% @doc Asks pycnode on `Node' for `pong'. The request is answered by
+%% pycnode's network thread without touching Python, so it measures the
+%% distribution round trip only.
+-spec ping(node(), opts()) -> pong | {error, error_reason()}.
+ping(Node, Opts) when is_atom(Node), is_map(Opts) ->
+    case request(Node, ping, Opts) of
+        pong -> pong;
+        {error, _} = Error -> Error;
+        Other -> {error, {unexpected_reply, Other}}
+    end.
+
+%% @equiv stats(Node, #{})
+-spec stats(node()) -> {ok, map()} | {error, error_reason()}.
+stats(Node) ->
+    stats(Node, #{}).
+
+%% @doc Returns pycnode's counters: `uptime_ms', `connected_peers', `peers',
+%% `requests_served', `requests_failed', `requests_in_flight',
+%% `queue_length', `workers', `python_version', `free_threaded',
+%% `gil_enabled' and more (docs/protocol.md lists them all).
+-spec stats(node(), opts()) -> {ok, map()} | {error, error_reason()}.
+stats(Node, Opts) when is_atom(Node), is_map(Opts) ->
+    case request(Node, stats, Opts) of
+        {ok, Stats} = Reply when is_map(Stats) -> Reply;
+        {error, _} = Error -> Error;
+        Other -> {error, {unexpected_reply, Other}}
+    end.
+
+%% @equiv call(Node, Module, Function, Args, #{})
+-spec call(node(), name(), name(), list()) -> {ok, term()} | {error, error_reason()}.
+call(Node, Module, Function, Args) ->
+    call(Node, Module, Function, Args, #{}).
+
+%% @doc Calls `Module.Function(*Args)' in Python on `Node'.
+%%
+%% The arguments and the result are converted as docs/terms.md describes
+%% (binaries are `bytes', Python `str' comes back as a binary, atoms other
+%% than `true', `false' and `undefined' are `pyrunner.Atom' strings...).
+%% A Python exception is returned as `{error, {python, Type, Message,
+%% Traceback}}'. Raises `badarg' if `Module' or `Function' is not a name
+%% or `Args' is not a list.
+-spec call(node(), name(), name(), list(), opts()) -> {ok, term()} | {error, error_reason()}.
+call(Node, Module, Function, Args, Opts) when is_atom(Node), is_list(Args), is_map(Opts) ->
+    Request = {call, to_binary(Module), to_binary(Function), Args},
+    case request(Node, Request, Opts) of
+        {ok, _} = Reply -> Reply;
+        {error, _} = Error -> Error;
+        Other -> {error, {unexpected_reply, Other}}
+    end;
+call(Node, Module, Function, Args, Opts) ->
+    erlang:error(badarg, [Node, Module, Function, Args, Opts]).
+
+%% @doc The pycnode node used when none is configured: the application's
+%% `node' if set, otherwise `pycnode@Host' with this node's host (the short
+%% host name when this node is not distributed).
+-spec default_node() -> node().
+default_node() ->
+    case application:get_env(pycnode, node) of
+        {ok, Node} when is_atom(Node), Node =/= undefined -> Node;
+        _ -> list_to_atom("pycnode@" ++ this_host())
+    end.
+
+%% Internal functions
+
+-spec request(node(), term(), opts()) -> term().
+request(Node, Request, Opts) ->
+    Name = maps:get(name, Opts, application:get_env(pycnode, name, ?DEFAULT_NAME)),
+    Timeout = maps:get(timeout, Opts, application:get_env(pycnode, timeout, ?DEFAULT_TIMEOUT)),
+    case Timeout of
+        infinity -> call_here({Name, Node}, Node, Request, infinity);
+        _ -> call_in_helper({Name, Node}, Node, Request, Timeout)
+    end.
+
+%% The helper's exit reason carries the result: the 'DOWN' message is the
+%% only thing the caller ever receives from it, exactly once.
+-spec call_in_helper({atom(), node()}, node(), term(), non_neg_integer()) -> term().
+call_in_helper(Dest, Node, Request, Timeout) ->
+    {Pid, Ref} = spawn_monitor(fun() -> exit({?MODULE, result, call_here(Dest, Node, Request, Timeout)}) end),
+    receive
+        {'DOWN', Ref, process, Pid, {?MODULE, result, Result}} -> Result;
+        {'DOWN', Ref, process, Pid, Reason} -> {error, {exit, Reason}}
+    end.
+
+-spec call_here({atom(), node()}, node(), term(), timeout()) -> term().
+call_here(Dest, Node, Request, Timeout) ->
+    try
+        gen_server:call(Dest, Request, Timeout)
+    catch
+        exit:{timeout, _} -> {error, timeout};
+        exit:{{nodedown, Down}, _} -> {error, {nodedown, Down}};
+        exit:{noconnection, _} -> {error, {nodedown, Node}};
+        exit:{Reason, _} -> {error, {exit, Reason}}
+    end.
+
+-spec to_binary(name()) -> binary().
+to_binary(Name) when is_binary(Name) ->
+    Name;
+to_binary(Name) when is_atom(Name) ->
+    atom_to_binary(Name, utf8);
+to_binary(Name) when is_list(Name) ->
+    case unicode:characters_to_binary(Name) of
+        Bin when is_binary(Bin) -> Bin;
+        _ -> erlang:error(badarg, [Name])
+    end;
+to_binary(Name) ->
+    erlang:error(badarg, [Name]).
+
+-spec this_host() -> string().
+this_host() ->
+    case node() of
+        nonode@nohost ->
+            {ok, Host} = inet:gethostname(),
+            hd(string:split(Host, "."));
+        Self ->
+            lists:last(string:split(atom_to_list(Self), "@"))
+    end.
