@@ -31,7 +31,7 @@ int serve(const pycnode::Options& options) {
     pool::WorkerPool workers(runtime, options.workers, options.queue_limit, stats, loop.replies());
     dispatch::Dispatcher dispatcher(options, stats, workers, py, [&loop] { return loop.peers(); });
     {
-        net::Acceptor acceptor(node, options.handshake_timeout_ms,
+        net::Acceptor acceptor(node, options.handshake_timeout_ms, options.handshake_threads, stats,
                                [&loop](int fd, std::string peer) { loop.adopt(fd, std::move(peer)); });
         log::info("pycnode ready: node {} port {} registered name '{}', {} workers, Python {} ({}, GIL {})",
                   node.name(), node.port(), options.register_name, options.workers, py.version,

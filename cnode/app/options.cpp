@@ -31,6 +31,7 @@ Node identity:
                           comes from ERL_EPMD_PORT, as with erl
   --net-ticktime SECONDS  as erl's kernel net_ticktime (default: 60)
   --handshake-timeout MS  bound on each handshake step (default: 5000)
+  --handshakes N          handshakes run at once (default: 4)
 
 Python:
   --workers N             Python worker threads (default: number of cores)
@@ -48,7 +49,7 @@ Limits and logs:
 
 enum OptionId {
     OptSname = 1000, OptName, OptCookie, OptCookieFile, OptRegister, OptWorkers, OptPythonpath,
-    OptPort, OptTicktime, OptHandshake, OptMaxPacket, OptQueueLimit, OptAllowGil, OptLogLevel, OptHelp,
+    OptPort, OptTicktime, OptHandshake, OptHandshakes, OptMaxPacket, OptQueueLimit, OptAllowGil, OptLogLevel, OptHelp,
 };
 
 const option long_options[] = {
@@ -62,6 +63,7 @@ const option long_options[] = {
     {"port", required_argument, nullptr, OptPort},
     {"net-ticktime", required_argument, nullptr, OptTicktime},
     {"handshake-timeout", required_argument, nullptr, OptHandshake},
+    {"handshakes", required_argument, nullptr, OptHandshakes},
     {"max-packet", required_argument, nullptr, OptMaxPacket},
     {"queue-limit", required_argument, nullptr, OptQueueLimit},
     {"allow-gil", no_argument, nullptr, OptAllowGil},
@@ -174,6 +176,10 @@ int parse_options(int argc, char** argv, Options& out) {
             case OptHandshake:
                 if (!parse_number(optarg, 100, 600000, n)) return fail("--handshake-timeout takes 100..600000 ms");
                 out.handshake_timeout_ms = static_cast<unsigned>(n);
+                break;
+            case OptHandshakes:
+                if (!parse_number(optarg, 1, 256, n)) return fail("--handshakes takes 1..256");
+                out.handshake_threads = static_cast<unsigned>(n);
                 break;
             case OptMaxPacket:
                 if (!parse_number(optarg, 4096, 1ull << 32, n)) return fail("--max-packet takes 4096..4294967296");

@@ -20,6 +20,7 @@ struct Options {
     int port = 0;                   // 0: any free port
     unsigned net_ticktime = 60;     // seconds, as erl's kernel net_ticktime
     unsigned handshake_timeout_ms = 5000;
+    unsigned handshake_threads = 4;
     std::size_t max_packet = 256u << 20;
     std::size_t queue_limit = 65536;
     bool allow_gil = false;

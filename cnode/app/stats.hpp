@@ -16,6 +16,7 @@ struct Stats {
     std::atomic<std::uint64_t> in_flight{0};   // handed to a worker, not yet answered
     std::atomic<std::uint64_t> overloaded{0};  // refused because the queue was full
     std::atomic<std::uint64_t> dropped_replies{0};  // the caller's connection was gone
+    std::atomic<std::uint64_t> handshakes_refused{0};
 
     void answered(bool is_error) {
         served.fetch_add(1, std::memory_order_relaxed);

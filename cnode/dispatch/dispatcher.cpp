@@ -85,8 +85,9 @@ void Dispatcher::on_reg_send(net::Connection& conn, std::string&& packet, const 
         return;
     }
     dist::GenCall call;
-    if (!msg.has_message || dist::parse_gen_call(packet, msg.message_offset, call) != term::DecodeError::Ok) {
-        log::warning("{}: message to '{}' is not a gen_server call; dropped", conn.peer(), msg.to_name);
+    auto err = msg.has_message ? dist::parse_gen_call(packet, msg.message_offset, call) : term::DecodeError::WrongType;
+    if (err != term::DecodeError::Ok) {
+        answer_undecodable(conn, packet, msg, err);
         return;
     }
     if (to_net_kernel)
@@ -142,6 +143,20 @@ void Dispatcher::on_oversize(net::Connection& conn, std::string_view prefix, std
           error_reply(Term::make_tuple({Term::make_atom("packet_too_large"),
                                         Term::make_integer(static_cast<std::int64_t>(size)),
                                         Term::make_integer(static_cast<std::int64_t>(options_.max_packet))})));
+}
+
+// A call whose request cannot be decoded (too deep, malformed) still has a
+// readable envelope: its caller gets a reason instead of waiting for a timeout.
+void Dispatcher::answer_undecodable(net::Connection& conn, std::string_view packet, const dist::ControlMessage& msg,
+                                    term::DecodeError err) {
+    dist::GenCall call;
+    if (!msg.has_message || !read_call_envelope(packet, msg.message_offset, call)) {
+        log::warning("{}: message to '{}' is not a gen_server call; dropped", conn.peer(), msg.to_name);
+        return;
+    }
+    log::warning("{}: undecodable request to '{}': {}", conn.peer(), msg.to_name, term::describe(err));
+    stats_.answered(true);
+    reply(conn, call, bad_request(std::string("undecodable request: ") + term::describe(err)));
 }
 
 // net_adm:ping/1 asks net_kernel {is_auth, Node}; 'yes' makes it return pong.

@@ -35,6 +35,8 @@ public:
 private:
     void on_reg_send(net::Connection& conn, std::string&& packet, const dist::ControlMessage& msg);
     void on_request(net::Connection& conn, std::string&& packet, const dist::GenCall& call);
+    void answer_undecodable(net::Connection& conn, std::string_view packet, const dist::ControlMessage& msg,
+                            term::DecodeError err);
     void answer_is_auth(net::Connection& conn, const dist::GenCall& call);
     void answer_link(net::Connection& conn, const dist::ControlMessage& msg);
     void answer_unlink_id(net::Connection& conn, const dist::ControlMessage& msg);

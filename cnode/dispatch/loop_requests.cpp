@@ -32,6 +32,7 @@ Term answer_stats(const LoopContext& ctx, term::ByteArena&) {
     put(kv, "requests_in_flight", count(s.in_flight.load(std::memory_order_relaxed)));
     put(kv, "requests_overloaded", count(s.overloaded.load(std::memory_order_relaxed)));
     put(kv, "replies_dropped", count(s.dropped_replies.load(std::memory_order_relaxed)));
+    put(kv, "handshakes_refused", count(s.handshakes_refused.load(std::memory_order_relaxed)));
     put(kv, "queue_length", count(ctx.queue_length));
     put(kv, "workers", count(ctx.workers));
     put(kv, "python_version", Term::make_binary(ctx.python.version));

@@ -1,17 +1,23 @@
-// Runs distribution handshakes on a thread of its own.
+// Accepts distribution connections and runs their handshakes off the loop.
 //
-// ei_accept_tmo performs the whole handshake and blocks while doing it, so it
-// must never run on the loop thread: a slow or hostile peer would stall every
-// connected node. Each step is bounded by the handshake timeout; a failed
-// handshake (wrong cookie, garbage, a port scanner) is logged and forgotten.
+// ei's handshake blocks, so it never runs on the loop thread: one thread
+// accepts sockets, and a few handshake threads run ei_accept_tmo on them in
+// parallel (net/handoff_socket.hpp), each step bounded by the handshake
+// timeout. A silent or hostile peer therefore holds up one handshake thread
+// for a bounded time, never a connected node and never the other
+// handshakes. A failed handshake (wrong cookie, garbage, a port scanner) is
+// logged and counted.
 #pragma once
 
+#include "app/stats.hpp"
 #include "net/node.hpp"
+#include "pool/job_queue.hpp"
 
 #include <atomic>
 #include <functional>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace pycnode::net {
 
@@ -19,21 +25,24 @@ class Acceptor {
 public:
     using Adopt = std::function<void(int fd, std::string peer)>;
 
-    Acceptor(Node& node, unsigned handshake_timeout_ms, Adopt adopt);
+    Acceptor(Node& node, unsigned handshake_timeout_ms, unsigned handshake_threads, Stats& stats, Adopt adopt);
     ~Acceptor();  // stops and joins
 
     void stop();
-    std::uint64_t refused() const { return refused_.load(std::memory_order_relaxed); }
 
 private:
-    void run();
+    void accept_connections();
+    void run_handshakes(unsigned index);
+    void handshake(ei_cnode& ec, int listen_fd, struct HandoffSlot& slot, int fd);
 
     Node& node_;
     unsigned timeout_ms_;
+    Stats& stats_;
     Adopt adopt_;
     std::atomic<bool> stopping_{false};
-    std::atomic<std::uint64_t> refused_{0};
-    std::thread thread_;
+    pool::JobQueue<int> accepted_;
+    std::vector<std::thread> handshakers_;
+    std::thread acceptor_;
 };
 
 }  // namespace pycnode::net

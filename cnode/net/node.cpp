@@ -3,6 +3,7 @@
 #include "app/log.hpp"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -31,12 +32,13 @@ std::string encode_self_pid(ei_cnode& cnode) {
 
 }  // namespace
 
-Node::Node(const Options& options) : name_(options.node_name()) {
+Node::Node(const Options& options)
+    : name_(options.node_name()), host_(options.host), alive_(options.alive), cookie_(options.cookie),
+      creation_(new_creation()) {
     if (ei_init() != 0) throw std::runtime_error("ei_init failed");
     struct in_addr any{};
     any.s_addr = htonl(INADDR_ANY);
-    if (ei_connect_xinit(&cnode_, options.host.c_str(), options.alive.c_str(), name_.c_str(), &any,
-                         options.cookie.c_str(), new_creation()) < 0)
+    if (ei_connect_xinit(&cnode_, host_.c_str(), alive_.c_str(), name_.c_str(), &any, cookie_.c_str(), creation_) < 0)
         throw std::runtime_error("invalid node name " + name_);
     self_pid_ = encode_self_pid(cnode_);
 
@@ -47,6 +49,16 @@ Node::Node(const Options& options) : name_(options.node_name()) {
     if (publish_fd_ < 0)
         throw std::runtime_error(fmt::format(
             "cannot register {} with epmd (is epmd running, and is the name free?)", name_));
+    // One thread accepts; it must never block on a connection that vanished
+    // between poll and accept.
+    ::fcntl(listen_fd_, F_SETFL, ::fcntl(listen_fd_, F_GETFL) | O_NONBLOCK);
+}
+
+bool Node::clone_identity(ei_cnode& ec, ei_socket_callbacks& callbacks, void* setup_context) const {
+    struct in_addr any{};
+    any.s_addr = htonl(INADDR_ANY);
+    return ei_connect_xinit_ussi(&ec, host_.c_str(), alive_.c_str(), name_.c_str(), &any, cookie_.c_str(),
+                                 creation_, &callbacks, sizeof callbacks, setup_context) >= 0;
 }
 
 Node::~Node() {
@@ -54,8 +66,5 @@ Node::~Node() {
     if (listen_fd_ >= 0) ::close(listen_fd_);
 }
 
-void Node::stop_listening() {
-    if (listen_fd_ >= 0) ::shutdown(listen_fd_, SHUT_RDWR);
-}
 
 }  // namespace pycnode::net

@@ -26,8 +26,9 @@ public:
     // Our own pid in external format, the sender of the few signals we emit.
     const std::string& self_pid() const { return self_pid_; }
 
-    // Wakes an acceptor blocked in accept, so it can see it should stop.
-    void stop_listening();
+    // Sets up `ec` with this node's identity and cookie but ei socket
+    // callbacks of the caller's (for handshakes on sockets accepted elsewhere).
+    bool clone_identity(ei_cnode& ec, ei_socket_callbacks& callbacks, void* setup_context) const;
 
 private:
     ei_cnode cnode_{};
@@ -36,6 +37,10 @@ private:
     int port_ = 0;
     std::string name_;
     std::string self_pid_;
+    std::string host_;
+    std::string alive_;
+    std::string cookie_;
+    unsigned creation_ = 0;
 };
 
 }  // namespace pycnode::net
