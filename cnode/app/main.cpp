@@ -23,13 +23,13 @@ namespace {
 
 int serve(const pycnode::Options& options) {
     using namespace pycnode;
-    python::Runtime runtime({options.pythonpath, options.allow_gil});
+    python::Runtime runtime({options.pythonpath, options.allow_gil, options.preload});
     const auto& py = runtime.info();
     net::Node node(options);
     Stats stats;
     net::Loop loop(options, stats);
     pool::WorkerPool workers(runtime, options.workers, options.queue_limit, stats, loop.replies());
-    dispatch::Dispatcher dispatcher(options, stats, workers, py, [&loop] { return loop.peers(); });
+    dispatch::Dispatcher dispatcher(options, stats, workers, runtime, [&loop] { return loop.peers(); });
     {
         net::Acceptor acceptor(node, options.handshake_timeout_ms, options.handshake_threads, stats,
                                [&loop](int fd, std::string peer) { loop.adopt(fd, std::move(peer)); });

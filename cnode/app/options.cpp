@@ -36,6 +36,7 @@ Node identity:
 Python:
   --workers N             Python worker threads (default: number of cores)
   --pythonpath DIR        prepended to sys.path; repeatable (PYTHONPATH too)
+  --preload MODULE        import MODULE at start-up; repeatable
   --allow-gil             on a free-threaded build, run even if an import
                           re-enabled the GIL
 
@@ -48,7 +49,7 @@ Limits and logs:
 )";
 
 enum OptionId {
-    OptSname = 1000, OptName, OptCookie, OptCookieFile, OptRegister, OptWorkers, OptPythonpath,
+    OptSname = 1000, OptName, OptCookie, OptCookieFile, OptRegister, OptWorkers, OptPythonpath, OptPreload,
     OptPort, OptTicktime, OptHandshake, OptHandshakes, OptMaxPacket, OptQueueLimit, OptAllowGil, OptLogLevel, OptHelp,
 };
 
@@ -60,6 +61,7 @@ const option long_options[] = {
     {"register", required_argument, nullptr, OptRegister},
     {"workers", required_argument, nullptr, OptWorkers},
     {"pythonpath", required_argument, nullptr, OptPythonpath},
+    {"preload", required_argument, nullptr, OptPreload},
     {"port", required_argument, nullptr, OptPort},
     {"net-ticktime", required_argument, nullptr, OptTicktime},
     {"handshake-timeout", required_argument, nullptr, OptHandshake},
@@ -160,6 +162,7 @@ int parse_options(int argc, char** argv, Options& out) {
             case OptCookieFile: cookie_file = optarg; break;
             case OptRegister: out.register_name = optarg; break;
             case OptPythonpath: out.pythonpath.emplace_back(optarg); break;
+            case OptPreload: out.preload.emplace_back(optarg); break;
             case OptAllowGil: out.allow_gil = true; break;
             case OptWorkers:
                 if (!parse_number(optarg, 1, 1024, n)) return fail("--workers takes 1..1024");

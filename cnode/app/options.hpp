@@ -17,6 +17,7 @@ struct Options {
     std::string register_name = "pycnode";
     unsigned workers = 0;           // 0 until parsed: then the number of cores
     std::vector<std::string> pythonpath;
+    std::vector<std::string> preload;
     int port = 0;                   // 0: any free port
     unsigned net_ticktime = 60;     // seconds, as erl's kernel net_ticktime
     unsigned handshake_timeout_ms = 5000;

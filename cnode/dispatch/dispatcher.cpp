@@ -35,7 +35,7 @@ bool read_call_envelope(std::string_view packet, std::size_t offset, dist::GenCa
 }  // namespace
 
 Dispatcher::Dispatcher(const Options& options, Stats& stats, pool::WorkerPool& pool,
-                       const python::InterpreterInfo& python, PeerList peers)
+                       const python::Runtime& python, PeerList peers)
     : options_(options), stats_(stats), pool_(pool), python_(python),
       peers_(std::move(peers)) {}
 

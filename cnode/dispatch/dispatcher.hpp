@@ -27,7 +27,7 @@ public:
     using PeerList = std::function<std::vector<std::string_view>()>;
 
     Dispatcher(const Options& options, Stats& stats, pool::WorkerPool& pool,
-               const python::InterpreterInfo& python, PeerList peers);
+               const python::Runtime& python, PeerList peers);
 
     void on_packet(net::Connection& conn, std::string packet);
     void on_oversize(net::Connection& conn, std::string_view prefix, std::uint64_t size);
@@ -46,7 +46,7 @@ private:
     const Options& options_;
     Stats& stats_;
     pool::WorkerPool& pool_;
-    const python::InterpreterInfo& python_;
+    const python::Runtime& python_;
     PeerList peers_;
 };
 

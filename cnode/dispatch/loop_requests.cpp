@@ -35,10 +35,11 @@ Term answer_stats(const LoopContext& ctx, term::ByteArena&) {
     put(kv, "handshakes_refused", count(s.handshakes_refused.load(std::memory_order_relaxed)));
     put(kv, "queue_length", count(ctx.queue_length));
     put(kv, "workers", count(ctx.workers));
-    put(kv, "python_version", Term::make_binary(ctx.python.version));
-    put(kv, "python_implementation", Term::make_binary(ctx.python.implementation));
-    put(kv, "free_threaded", boolean(ctx.python.free_threaded));
-    put(kv, "gil_enabled", boolean(ctx.python.gil_enabled));
+    const auto& py = ctx.python.info();
+    put(kv, "python_version", Term::make_binary(py.version));
+    put(kv, "python_implementation", Term::make_binary(py.implementation));
+    put(kv, "free_threaded", boolean(py.free_threaded));
+    put(kv, "gil_enabled", boolean(ctx.python.gil_enabled()));
     return Term::make_tuple({Term::make_atom("ok"), Term::make_map(std::move(kv))});
 }
 

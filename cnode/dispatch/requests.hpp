@@ -20,7 +20,7 @@ namespace pycnode::dispatch {
 // is always current.
 struct LoopContext {
     const Stats& stats;
-    const python::InterpreterInfo& python;
+    const python::Runtime& python;
     unsigned workers;
     std::size_t queue_length;
     std::vector<std::string_view> peers;

@@ -30,6 +30,7 @@ public:
     struct Config {
         std::vector<std::string> pythonpath;  // prepended to sys.path, in order
         bool allow_gil = false;               // free-threaded build: accept a GIL re-enabled by an import
+        std::vector<std::string> preload;     // modules imported at start-up, each checked for the GIL
     };
 
     // Initialises CPython on the calling (main) thread, imports pyrunner, then
@@ -42,6 +43,8 @@ public:
     // Fixed once the constructor returns, so any thread may read it.
     const InterpreterInfo& info() const { return info_; }
     _is* interpreter() const { return interpreter_; }
+    // Whether the GIL is on now: at start-up, or turned on since by an import.
+    bool gil_enabled() const { return info_.gil_enabled || gil_warning_logged_.load(std::memory_order_relaxed); }
 
     // Attached only. Call after importing user code: on a free-threaded build
     // whose GIL that import re-enabled, logs a warning naming `module` (once
@@ -51,6 +54,7 @@ public:
 private:
     void extend_sys_path();
     void import_pyrunner();
+    void import_preloaded();
     void require_no_gil(std::string_view cause) const;
 
     Config config_;
