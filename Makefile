@@ -25,8 +25,10 @@ erl:
 run: deps build
 	@bash scripts/run-demo.sh $(BUILD)/pycnode
 
-test: deps build
-	@bash scripts/run-tests.sh $(BUILD)/pycnode
+# Every test, on the default build (CPython 3.11, GIL) and on the
+# free-threaded build (CPython 3.13t, built from source the first time).
+test: deps build build-ft
+	@bash scripts/run-tests.sh $(BUILD) build-ft
 
 unit: native
 	meson test -C $(BUILD) --print-errorlogs

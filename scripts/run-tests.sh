@@ -1,26 +1,49 @@
 #!/usr/bin/env bash
-# `make test`: unit tests (doctest), pyrunner's Python tests, then the
-# integration suite against the real binary, a real epmd and real Erlang nodes.
-# Exits non-zero on any failure; prints one summary line per suite.
+# `make test`: for each build given (default: the GIL build and the
+# free-threaded build), the unit tests (doctest, and ThreadSanitizer on the
+# shared structures), pyrunner's Python tests under that build's interpreter,
+# then the integration suite against the real binary, a real epmd and real
+# Erlang nodes. Exits non-zero on any failure.
+#
+#   scripts/run-tests.sh [BUILD_DIR ...]     e.g. scripts/run-tests.sh build
 set -uo pipefail
 cd "$(dirname "$0")/.."
-binary=${1:-build/pycnode}
-build_dir=$(dirname "$binary")
-python=${PYCNODE_TEST_PYTHON:-/usr/bin/python3}
+builds=("$@")
+((${#builds[@]})) || builds=(build build-ft)
 
+# The interpreter a build embeds, for pyrunner's own tests.
+interpreter_of() {
+  local pc
+  pc=$(meson introspect --buildoptions "$1" 2>/dev/null |
+       /usr/bin/python3 -c 'import json,sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"]=="python_embed"))')
+  if [[ "$pc" == python3-embed ]]; then echo /usr/bin/python3; return; fi
+  local prefix
+  prefix=$(meson introspect --buildoptions "$1" |
+           /usr/bin/python3 -c 'import json,sys; print(next(o["value"][0] for o in json.load(sys.stdin) if o["name"]=="pkg_config_path"))')
+  ls "$(dirname "$(dirname "$prefix")")"/bin/python3.*t | head -n 1
+}
+
+passed=0
 failed=0
 run_suite() {
   local name=$1; shift
   echo "=== $name"
-  if "$@"; then echo "=== $name: ok"; else echo "=== $name: FAILED"; failed=$((failed + 1)); fi
+  if "$@"; then
+    echo "=== $name: ok"; passed=$((passed + 1))
+  else
+    echo "=== $name: FAILED"; failed=$((failed + 1))
+  fi
 }
 
-run_suite "unit tests ($build_dir)" meson test -C "$build_dir" --print-errorlogs
-run_suite "pyrunner tests ($python)" "$python" -m unittest discover -s test/python -t .
-run_suite "integration tests ($binary)" bash test/integration/run.sh "$binary"
+for build in "${builds[@]}"; do
+  if [[ ! -x "$build/pycnode" ]]; then
+    echo "=== $build/pycnode is not built"; failed=$((failed + 1)); continue
+  fi
+  python=$(interpreter_of "$build")
+  run_suite "unit tests ($build)" meson test -C "$build" --print-errorlogs
+  run_suite "pyrunner tests ($python)" "$python" -m unittest discover -s test/python
+  run_suite "integration tests ($build/pycnode)" bash test/integration/run.sh "$build/pycnode"
+done
 
-if ((failed)); then
-  echo "make test: $failed suite(s) failed"
-  exit 1
-fi
-echo "make test: all suites passed"
+echo "suites: $passed passed, $failed failed"
+((failed == 0))
