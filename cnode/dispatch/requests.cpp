@@ -3,16 +3,16 @@
 #include "dispatch/loop_requests.hpp"
 #include "term/term_reader.hpp"
 
-#include <array>
 
 namespace pycnode::dispatch {
 namespace {
 
-const std::array<RequestKind, 3> request_kinds{{
+// One row per request kind; docs/protocol.md describes each.
+const RequestKind request_kinds[] = {
     {"ping", 0, "ping", &answer_ping, nullptr},
     {"stats", 0, "stats", &answer_stats, nullptr},
     {"call", 4, "{call, Module :: binary(), Function :: binary(), Args :: list()}", nullptr, &python::run_call},
-}};
+};
 
 const RequestKind* find(std::string_view name, std::size_t arity, std::string& detail) {
     const RequestKind* same_name = nullptr;
