@@ -4,7 +4,7 @@
 #include "python/errors.hpp"
 #include "python/map_keys.hpp"
 #include "python/worker_context.hpp"
-#include "term/term_reader.hpp"
+#include "term/term_check.hpp"
 
 #include <fmt/format.h>
 
@@ -213,18 +213,19 @@ bool PythonToTerm::buffer(PyObject* obj, Term& out) {
     return true;
 }
 
-// Opaque.ext goes out verbatim, so it must be exactly one well-formed term:
-// a malformed one would make Erlang drop the whole connection.
+// Opaque.ext goes out verbatim, so it must be exactly one term that Erlang
+// accepts: not only well formed, but with no map holding two keys Erlang
+// considers equal, at any depth (term_check.hpp). Anything less would make
+// Erlang drop the whole connection.
 bool PythonToTerm::opaque(PyObject* obj, Term& out) {
     PyRef ext = PyRef::steal(PyObject_GetAttr(obj, ctx_.names().ext.get()));
     if (!ext) return python_failed("Opaque.ext");
     if (!PyBytes_Check(ext.get()))
         return fail(fmt::format("Opaque.ext must be bytes, not {}", Py_TYPE(ext.get())->tp_name));
+    // bytes are immutable: the view stays valid while `ext` is held.
     std::string_view raw(PyBytes_AS_STRING(ext.get()), static_cast<std::size_t>(PyBytes_GET_SIZE(ext.get())));
-    term::TermReader reader(raw);
-    if (auto err = reader.skip(); err != term::DecodeError::Ok || !reader.at_end())
-        return fail(fmt::format("Opaque.ext is not one term in external format ({})",
-                                err != term::DecodeError::Ok ? term::describe(err) : "bytes after the term"));
+    if (const char* problem = term::check_ext(raw))
+        return fail(fmt::format("Opaque.ext is not one term that Erlang accepts ({})", problem));
     out = Term::make_opaque(arena_.copy(raw.data(), raw.size()));
     return true;
 }

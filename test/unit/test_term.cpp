@@ -1,6 +1,7 @@
 // The term codec: round trips of every kind, byte-exact agreement with real
 // Erlang, and robustness against truncated, random and hostile input.
 #include "golden.hpp"
+#include "term/term_check.hpp"
 #include "term_testing.hpp"
 
 #include <doctest/doctest.h>
@@ -405,4 +406,284 @@ TEST_CASE("random and mutated input never crashes") {
 TEST_CASE("every error has a description") {
     for (int e = 0; e <= static_cast<int>(DecodeError::WrongType); ++e)
         CHECK(std::strlen(describe(static_cast<DecodeError>(e))) > 0);
+}
+
+// --- term_check.hpp: what Erlang refuses beyond malformed bytes -------------
+//
+// Every "equal" / "distinct" verdict below was measured on OTP 25 with
+// binary_to_term of a map holding both encodings as keys (equal: badarg,
+// distinct: a map of two entries), unless a comment says otherwise.
+
+namespace {
+
+using golden::bytes;
+
+std::string be32(std::uint32_t v) {
+    return bytes({static_cast<int>(v >> 24), static_cast<int>((v >> 16) & 0xFF), static_cast<int>((v >> 8) & 0xFF),
+                  static_cast<int>(v & 0xFF)});
+}
+std::string atom_ext(std::string_view name) { return bytes({119, static_cast<int>(name.size())}) + std::string(name); }
+std::string small(int v) { return bytes({97, v}); }
+std::string map_of(const std::vector<std::string>& kv) {
+    std::string m = bytes({116}) + be32(static_cast<std::uint32_t>(kv.size() / 2));
+    for (const std::string& t : kv) m += t;
+    return m;
+}
+// #{K1 => 1, K2 => 2}
+std::string two_keys(const std::string& k1, const std::string& k2) { return map_of({k1, small(1), k2, small(2)}); }
+std::string new_pid(std::string_view node, std::uint32_t id, std::uint32_t serial, std::uint32_t creation) {
+    return bytes({88}) + atom_ext(node) + be32(id) + be32(serial) + be32(creation);
+}
+std::string newer_ref(std::string_view node, std::uint32_t creation, const std::vector<std::uint32_t>& words) {
+    std::string r = bytes({90, 0, static_cast<int>(words.size())}) + atom_ext(node) + be32(creation);
+    for (std::uint32_t w : words) r += be32(w);
+    return r;
+}
+const std::string dup_map = bytes({116, 0, 0, 0, 2, 119, 1, 'a', 97, 1, 119, 1, 'a', 97, 2});
+const std::string uniq_a(16, '\x11');
+
+struct FunFields {
+    std::string uniq = uniq_a;
+    std::uint32_t index = 0;
+    std::string old_index = small(0);
+    std::string old_uniq = bytes({98}) + be32(78317739);
+    std::string pid = new_pid("exp@vm", 9, 0, 1795638906);
+    std::vector<std::string> free = {small(7)};
+};
+// NEW_FUN_EXT of module exp2, built field by field as in erts' external.c.
+std::string new_fun(const FunFields& f) {
+    std::string body = bytes({0}) + f.uniq + be32(f.index) + be32(static_cast<std::uint32_t>(f.free.size())) +
+                       atom_ext("exp2") + f.old_index + f.old_uniq + f.pid;
+    for (const std::string& v : f.free) body += v;
+    return bytes({112}) + be32(static_cast<std::uint32_t>(body.size() + 4)) + body;
+}
+
+const char* check_bytes(const std::string& ext) {
+    REQUIRE(decode_error(bytes({131}) + ext) == DecodeError::Ok);  // well formed: only term_check may refuse it
+    return check_ext(ext);
+}
+
+}  // namespace
+
+TEST_CASE("term_check: what Erlang sends is accepted, funs and all") {
+    for (const std::string* g : {&golden::pid, &golden::ref, &golden::port, &golden::export_fun, &golden::bitstring,
+                                 &golden::local_fun, &golden::alias_tag, &golden::improper, &golden::gen_call_is_auth,
+                                 &golden::map, &golden::tuple, &golden::old_float, &golden::latin1_atom,
+                                 &golden::big_300, &golden::string, &golden::int_list}) {
+        CAPTURE(*g);
+        CHECK(check_ext(std::string_view(*g).substr(1)) == nullptr);
+    }
+    CHECK(check_ext(new_fun({})) == nullptr);
+}
+
+TEST_CASE("term_check: malformed bytes are refused with the reader's reason") {
+    CHECK(std::string(check_ext("")) == describe(DecodeError::Truncated));
+    CHECK(std::string(check_ext(bytes({200, 1}))) == describe(DecodeError::UnknownTag));
+    CHECK(std::string(check_ext(small(1) + small(2))) == "bytes after the term");
+}
+
+TEST_CASE("term_check: a map with equal keys is refused at any depth") {
+    const std::string refused = check_detail::duplicate_keys;
+    CHECK(refused == check_bytes(dup_map));
+    CHECK(check_bytes(bytes({116, 0, 0, 0, 2, 119, 1, 'a', 97, 1, 119, 1, 'b', 97, 2})) == nullptr);
+    const std::string improper_tail = bytes({108, 0, 0, 0, 1}) + small(1);
+    const std::pair<const char*, std::string> places[] = {
+        {"in a tuple", bytes({104, 2}) + small(1) + dup_map},
+        {"in a proper list", bytes({108, 0, 0, 0, 2}) + small(1) + dup_map + bytes({106})},
+        {"as a map value", map_of({small(1), dup_map})},
+        {"inside a map key", map_of({bytes({104, 1}) + dup_map, small(1)})},
+        {"as an improper list's element", bytes({108, 0, 0, 0, 1}) + dup_map + small(2)},
+        {"as an improper list's tail", improper_tail + dup_map},
+        {"in a nested improper tail", improper_tail + improper_tail + bytes({104, 1}) + dup_map},
+        {"among a fun's free variables", new_fun({.free = {small(1), dup_map}})},
+        {"in a fun inside a tuple inside an improper list",
+         improper_tail + bytes({104, 1}) + new_fun({.free = {map_of({small(1), dup_map})}})},
+        {"in a map of 33 pairs (a hash map in Erlang)", [] {
+             std::vector<std::string> kv;
+             for (int i = 0; i < 33; ++i) kv.push_back(small(i)), kv.push_back(small(0));
+             kv[64] = small(5);
+             return map_of(kv);
+         }()},
+    };
+    for (const auto& [where, ext] : places) {
+        INFO(where);
+        const char* problem = check_bytes(ext);
+        REQUIRE(problem != nullptr);
+        CHECK(refused == problem);
+    }
+}
+
+TEST_CASE("term_check: keys equal in Erlang whatever their encodings") {
+    const std::string pid_new = new_pid("foo@h", 1, 0, 1);
+    const std::string pid_old = bytes({103}) + atom_ext("foo@h") + be32(1) + be32(0) + bytes({1});
+    const std::string ref1 = newer_ref("foo@h", 1, {1});
+    struct Pair { const char* what; std::string a, b; };
+    const Pair equal[] = {
+        {"0.0 and -0.0 (OTP 25; distinct from OTP 27)", bytes({70, 0, 0, 0, 0, 0, 0, 0, 0}),
+         bytes({70, 0x80, 0, 0, 0, 0, 0, 0, 0})},
+        {"-0.0 inside a tuple", bytes({104, 1, 70, 0, 0, 0, 0, 0, 0, 0, 0}), bytes({104, 1, 70, 0x80, 0, 0, 0, 0, 0, 0, 0})},
+        {"FLOAT_EXT and NEW_FLOAT_EXT", std::string(golden::old_float).substr(1), bytes({70, 63, 248, 0, 0, 0, 0, 0, 0})},
+        {"ATOM_EXT and SMALL_ATOM_UTF8_EXT", bytes({100, 0, 1, 'a'}), atom_ext("a")},
+        {"LARGE_TUPLE_EXT and SMALL_TUPLE_EXT", bytes({105, 0, 0, 0, 1}) + small(1), bytes({104, 1}) + small(1)},
+        {"SMALL_BIG_EXT and LARGE_BIG_EXT", bytes({110, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}),
+         bytes({111, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1})},
+        {"a bignum with high zero bytes", bytes({110, 10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0}),
+         bytes({110, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1})},
+        {"bignum -0 and 0", bytes({110, 1, 1, 0}), small(0)},
+        {"STRING_EXT and LIST_EXT", bytes({107, 0, 1, 1}), bytes({108, 0, 0, 0, 1}) + small(1) + bytes({106})},
+        {"a binary and a bitstring of whole bytes", bytes({109, 0, 0, 0, 1, 'a'}), bytes({77, 0, 0, 0, 1, 8, 'a'})},
+        {"an empty binary and an empty bitstring", bytes({109, 0, 0, 0, 0}), bytes({77, 0, 0, 0, 0, 0})},
+        {"bitstrings that differ in unused bits", bytes({77, 0, 0, 0, 1, 4, 0xF0}), bytes({77, 0, 0, 0, 1, 4, 0xFF})},
+        {"PID_EXT and NEW_PID_EXT", pid_old, pid_new},
+        {"a node name as ATOM_EXT", bytes({88, 100, 0, 5}) + "foo@h" + be32(1) + be32(0) + be32(1), pid_new},
+        {"PORT_EXT and NEW_PORT_EXT", bytes({102}) + atom_ext("foo@h") + be32(1) + bytes({1}),
+         bytes({89}) + atom_ext("foo@h") + be32(1) + be32(1)},
+        {"NEW_PORT_EXT and V4_PORT_EXT", bytes({89}) + atom_ext("foo@h") + be32(1) + be32(1),
+         bytes({120}) + atom_ext("foo@h") + be32(0) + be32(1) + be32(1)},
+        {"REFERENCE_EXT and NEWER_REFERENCE_EXT", bytes({101}) + atom_ext("foo@h") + be32(1) + bytes({1}), ref1},
+        {"NEW_REFERENCE_EXT and NEWER_REFERENCE_EXT", bytes({114, 0, 1}) + atom_ext("foo@h") + bytes({1}) + be32(1), ref1},
+        {"REFERENCE_EXT: only 18 bits of the ID", bytes({101}) + atom_ext("foo@h") + be32(1) + bytes({1}),
+         bytes({101}) + atom_ext("foo@h") + be32(1 + (1u << 18)) + bytes({1})},
+        {"NEW_REFERENCE_EXT: only 18 bits of the first word", bytes({114, 0, 1}) + atom_ext("foo@h") + bytes({1}) + be32(1),
+         bytes({114, 0, 1}) + atom_ext("foo@h") + bytes({1}) + be32(1 + (1u << 18))},
+        {"trailing zero words", newer_ref("foo@h", 1, {1, 2, 3}), newer_ref("foo@h", 1, {1, 2, 3, 0})},
+        {"trailing zero words (2)", newer_ref("foo@h", 1, {0, 1}), newer_ref("foo@h", 1, {0, 1, 0})},
+        {"no words and a zero word", newer_ref("foo@h", 1, {}), newer_ref("foo@h", 1, {0})},
+        {"maps with their pairs in another order", map_of({small(1), small(1), small(2), small(2)}),
+         map_of({small(2), small(2), small(1), small(1)})},
+        {"maps whose keys are equal in other encodings", map_of({bytes({100, 0, 1, 'a'}), small(1)}),
+         map_of({atom_ext("a"), small(1)})},
+        {"[1|[2|3]] and [1,2|3]", bytes({108, 0, 0, 0, 1, 97, 1, 108, 0, 0, 0, 1, 97, 2, 97, 3}),
+         bytes({108, 0, 0, 0, 2, 97, 1, 97, 2, 97, 3})},
+        {"[1|[2]] and [1,2]", bytes({108, 0, 0, 0, 1, 97, 1, 108, 0, 0, 0, 1, 97, 2, 106}),
+         bytes({108, 0, 0, 0, 2, 97, 1, 97, 2, 106})},
+        {"[1|\"\\2\"] and [1,2]", bytes({108, 0, 0, 0, 1, 97, 1, 107, 0, 1, 2}), bytes({108, 0, 0, 0, 2, 97, 1, 97, 2, 106})},
+        {"a LIST_EXT of no elements and its tail", bytes({108, 0, 0, 0, 0, 97, 5}), small(5)},
+        {"funs with another creator pid", new_fun({}), new_fun({.pid = new_pid("foo@h", 5, 0, 1)})},
+        {"funs with another OldIndex", new_fun({}), new_fun({.old_index = bytes({98}) + be32(12345)})},
+        {"funs with OldIndex as INTEGER_EXT", new_fun({}), new_fun({.old_index = bytes({98}) + be32(0)})},
+        {"funs with another Uniq", new_fun({}), new_fun({.uniq = std::string(16, '\x22')})},
+        {"funs with another OldUniq (distinct in OTP 25: merged on purpose)", new_fun({}),
+         new_fun({.old_uniq = bytes({98}) + be32(12345)})},
+        {"funs whose free variables are equal", new_fun({.free = {bytes({100, 0, 1, 'a'})}}),
+         new_fun({.free = {atom_ext("a")}})},
+        {"export funs with Latin-1 atoms", bytes({113, 100, 0, 1, 'm'}) + atom_ext("f") + small(3),
+         bytes({113}) + atom_ext("m") + atom_ext("f") + small(3)},
+    };
+    for (const Pair& p : equal) {
+        INFO(p.what);
+        const char* problem = check_bytes(two_keys(p.a, p.b));
+        REQUIRE(problem != nullptr);
+        CHECK(std::string(problem) == check_detail::duplicate_keys);
+        // The same two terms as Term trees (as a Python dict's keys would be).
+        // Terms view the bytes they were decoded from: those must outlive them.
+        const std::string full_a = bytes({131}) + p.a, full_b = bytes({131}) + p.b;
+        Term a, b;
+        REQUIRE(decode(full_a, a) == DecodeError::Ok);
+        REQUIRE(decode(full_b, b) == DecodeError::Ok);
+        CHECK(has_equal_keys({a, Term::make_integer(1), b, Term::make_integer(2)}));
+    }
+
+    const Pair distinct[] = {
+        {"1 and 1.0", small(1), bytes({70, 63, 240, 0, 0, 0, 0, 0, 0})},
+        {"an atom and a binary", atom_ext("a"), bytes({109, 0, 0, 0, 1, 'a'})},
+        {"[] and <<>>", bytes({106}), bytes({109, 0, 0, 0, 0})},
+        {"bitstrings of other lengths", bytes({77, 0, 0, 0, 1, 4, 0xF0}), bytes({77, 0, 0, 0, 1, 5, 0xF0})},
+        {"pids of creation 0 and 1", new_pid("foo@h", 1, 0, 0), new_pid("foo@h", 1, 0, 1)},
+        {"pids that differ in high serial bits", new_pid("foo@h", 1, 0, 1), new_pid("foo@h", 1, 1u << 31, 1)},
+        {"pids of other nodes", new_pid("foo@h", 1, 0, 1), new_pid("bar@h", 1, 0, 1)},
+        {"NEWER_REFERENCE_EXT: all 32 bits count", newer_ref("foo@h", 1, {1}), newer_ref("foo@h", 1, {1 + (1u << 18)})},
+        {"NEW_REFERENCE_EXT: all bits of the second word", bytes({114, 0, 2}) + atom_ext("foo@h") + bytes({1}) + be32(1) + be32(1),
+         bytes({114, 0, 2}) + atom_ext("foo@h") + bytes({1}) + be32(1) + be32(1 + (1u << 18))},
+        {"PORT_EXT: all 32 bits count", bytes({102}) + atom_ext("foo@h") + be32(1) + bytes({1}),
+         bytes({102}) + atom_ext("foo@h") + be32(1 + (1u << 28)) + bytes({1})},
+        {"V4_PORT_EXT: all 64 bits count", bytes({120}) + atom_ext("foo@h") + be32(0) + be32(1) + be32(1),
+         bytes({120}) + atom_ext("foo@h") + be32(1 << 8) + be32(1) + be32(1)},
+        {"funs with another Index", new_fun({}), new_fun({.index = 1})},
+        {"funs with other free variables", new_fun({}), new_fun({.free = {small(8)}})},
+        {"[1,2|3] and [1,2,3]", bytes({108, 0, 0, 0, 2, 97, 1, 97, 2, 97, 3}), bytes({108, 0, 0, 0, 3, 97, 1, 97, 2, 97, 3, 106})},
+        {"[1|[]] and [1|<<>>]", bytes({108, 0, 0, 0, 1, 97, 1, 106}), bytes({108, 0, 0, 0, 1, 97, 1, 109, 0, 0, 0, 0})},
+    };
+    for (const Pair& p : distinct) {
+        INFO(p.what);
+        CHECK(check_bytes(two_keys(p.a, p.b)) == nullptr);
+        // Terms view the bytes they were decoded from: those must outlive them.
+        const std::string full_a = bytes({131}) + p.a, full_b = bytes({131}) + p.b;
+        Term a, b;
+        REQUIRE(decode(full_a, a) == DecodeError::Ok);
+        REQUIRE(decode(full_b, b) == DecodeError::Ok);
+        CHECK_FALSE(has_equal_keys({a, Term::make_integer(1), b, Term::make_integer(2)}));
+    }
+}
+
+TEST_CASE("term_check: keys made in Python compare as the terms they become") {
+    // Opaque(b'a\x01') next to 1, and a pid in two encodings.
+    Term one = Term::make_integer(1);
+    const std::string one_ext = small(1);
+    CHECK(has_equal_keys({Term::make_opaque(one_ext), one, one, one}));
+    const std::string pid_old = bytes({103}) + atom_ext("foo@h") + be32(1) + be32(0) + bytes({1});
+    const std::string pid_new = new_pid("foo@h", 1, 0, 1);
+    CHECK(has_equal_keys({Term::make_opaque(pid_old), one, Term::make_opaque(pid_new), one}));
+    CHECK(has_equal_keys({Term::make_tuple({Term::make_opaque(pid_old)}), one,
+                          Term::make_tuple({Term::make_opaque(pid_new)}), one}));
+    CHECK_FALSE(has_equal_keys({Term::make_atom("a"), one, Term::make_binary("a"), one}));
+    CHECK(has_equal_keys({Term::make_binary("a"), one, Term::make_binary("a"), one}));
+    // A map built in memory whose items come in another order.
+    Term m1 = Term::make_map({Term::make_atom("a"), one, Term::make_atom("b"), one});
+    Term m2 = Term::make_map({Term::make_atom("b"), one, Term::make_atom("a"), one});
+    CHECK(has_equal_keys({Term::make_tuple({m1}), one, Term::make_tuple({m2}), one}));
+    CHECK(check_term(Term::make_map({Term::make_atom("a"), one, Term::make_atom("a"), one})) != nullptr);
+    CHECK(check_term(Term::make_list({Term::make_opaque(dup_map)})) != nullptr);
+}
+
+TEST_CASE("term_check: the fields Erlang refuses in identifiers") {
+    const std::string creation_4 = bytes({4});
+    const std::pair<const char*, std::string> refused[] = {
+        {"PID_EXT creation 4", bytes({103}) + atom_ext("foo@h") + be32(1) + be32(0) + creation_4},
+        {"PORT_EXT creation 4", bytes({102}) + atom_ext("foo@h") + be32(1) + creation_4},
+        {"REFERENCE_EXT creation 4", bytes({101}) + atom_ext("foo@h") + be32(1) + creation_4},
+        {"NEW_REFERENCE_EXT creation 4", bytes({114, 0, 1}) + atom_ext("foo@h") + creation_4 + be32(1)},
+        {"a reference of 6 words", newer_ref("foo@h", 1, {1, 2, 3, 4, 5, 6})},
+        {"a fun whose creator pid is refused",
+         new_fun({.pid = bytes({103}) + atom_ext("foo@h") + be32(1) + be32(0) + creation_4})},
+        {"inside an improper list", bytes({108, 0, 0, 0, 1, 97, 1}) + newer_ref("foo@h", 1, {1, 2, 3, 4, 5, 6})},
+    };
+    for (const auto& [what, ext] : refused) {
+        INFO(what);
+        CHECK(check_bytes(ext) != nullptr);
+    }
+    const std::string accepted[] = {
+        bytes({103}) + atom_ext("foo@h") + be32(1) + be32(0) + bytes({3}),
+        bytes({88}) + atom_ext("foo@h") + be32(0xFFFFFFFF) + be32(0xFFFFFFFF) + be32(0xFFFFFFFF),
+        newer_ref("foo@h", 1, {1, 2, 3, 4, 5}),
+        newer_ref("foo@h", 1, {}),
+    };
+    for (const std::string& ext : accepted) {
+        CAPTURE(ext);
+        CHECK(check_bytes(ext) == nullptr);
+    }
+}
+
+TEST_CASE("term_check: random input, and every term equals its re-encoding") {
+    // What decodes and is accepted is, as a key, equal to its own re-encoding
+    // by TermWriter (which normalises every encoding but the opaque ones).
+    std::mt19937 rng(20250601);
+    const std::string* seeds[] = {&golden::gen_call_is_auth, &golden::local_fun, &golden::map, &golden::big_300,
+                                  &golden::alias_tag, &golden::tuple, &golden::old_float, &golden::bitstring,
+                                  &golden::improper, &golden::string, &golden::latin1_atom};
+    int accepted = 0;
+    for (int i = 0; i < 20000; ++i) {
+        std::string ext = seeds[rng() % std::size(seeds)]->substr(1);
+        for (int flips = rng() % 3; flips > 0; --flips) ext[rng() % ext.size()] = static_cast<char>(rng());
+        const char* problem = check_ext(ext);  // must not crash, whatever the bytes
+        const std::string full = bytes({131}) + ext;
+        Term t;
+        if (problem || decode(full, t) != DecodeError::Ok) continue;
+        ++accepted;
+        std::string again = encode(t).substr(1);
+        const char* pair_problem = check_ext(two_keys(ext, again));
+        if (!pair_problem || std::string(pair_problem) != check_detail::duplicate_keys)
+            FAIL_CHECK("not equal to its re-encoding: " << ext);
+    }
+    CHECK(accepted > 1000);
 }
