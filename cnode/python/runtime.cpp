@@ -12,9 +12,11 @@
 
 #include <Python.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <stdexcept>
+#include <thread>
 
 namespace pycnode::python {
 namespace {
@@ -173,10 +175,31 @@ void Runtime::require_no_gil(std::string_view cause) const {
 #endif
 }
 
+#ifdef Py_GIL_DISABLED
+namespace {
+
+// CPython 3.13t turns the GIL on while any thread initialises an extension
+// module, and off again once the module says it does not need it. A single
+// look can therefore catch another worker's import in progress; only a GIL
+// that stays on (here: for about 50 ms, across which the other imports end)
+// was turned on for good.
+bool gil_stays_enabled() {
+    for (int attempt = 0; attempt < 50; ++attempt) {
+        if (!gil_enabled_now()) return false;
+        PyThreadState* state = PyEval_SaveThread();
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        PyEval_RestoreThread(state);
+    }
+    return true;
+}
+
+}  // namespace
+#endif
+
 bool Runtime::gil_reenabled_by(std::string_view module) {
 #ifdef Py_GIL_DISABLED
     // A GIL already on at start-up was accepted then (--allow-gil): nothing new.
-    if (info_.gil_enabled || !gil_enabled_now()) return false;
+    if (info_.gil_enabled || gil_warning_logged_.load() || !gil_stays_enabled()) return false;
     if (!gil_warning_logged_.exchange(true))
         log::warning("the GIL is now enabled for the whole process, after importing '{}' (an extension "
                      "without Py_mod_gil): Python code no longer runs in parallel",
