@@ -15,3 +15,12 @@ from pyrunner.terms import Atom, Opaque
 from pyrunner import embedding, errors, log
 
 __all__ = ["Atom", "Opaque", "embedding", "errors", "log"]
+
+from pyrunner import wsgi
+from pyrunner.wsgi import default_wsgi_handler
+
+__all__ += ["wsgi", "default_wsgi_handler"]
+
+from pyrunner.asgi import default_asgi_handler  # noqa: E402  (ASGI: pyrunner/asgi.py)
+
+__all__ += ["default_asgi_handler"]

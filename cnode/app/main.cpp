@@ -13,6 +13,7 @@
 #include "net/node.hpp"
 #include "pool/worker_pool.hpp"
 #include "python/runtime.hpp"
+#include "python/scope_store.hpp"
 
 #include <csignal>
 #include <cstdio>
@@ -26,6 +27,9 @@ int serve(const pycnode::Options& options) {
     python::Runtime runtime({options.pythonpath, options.allow_gil, options.preload});
     const auto& py = runtime.info();
     net::Node node(options);
+    // build_scope hands out Erlang references of this node.
+    python::scope_store().set_identity({node.name(), node.creation()});
+    python::scope_store().set_capacity(options.scope_cache);
     Stats stats;
     net::Loop loop(options, stats);
     pool::WorkerPool workers(runtime, options.workers, options.queue_limit, stats, loop.replies());

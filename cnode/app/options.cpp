@@ -44,13 +44,15 @@ Limits and logs:
   --max-packet BYTES      largest packet accepted (default: 268435456)
   --queue-limit N         requests waiting for a worker before new ones get
                           {error, overloaded} (default: 65536)
+  --scope-cache N         live build_scope references before the least
+                          recently used is evicted (default: 1024)
   --log-level LEVEL       debug | info | warning | error (default: info)
   --help                  this text
 )";
 
 enum OptionId {
     OptSname = 1000, OptName, OptCookie, OptCookieFile, OptRegister, OptWorkers, OptPythonpath, OptPreload,
-    OptPort, OptTicktime, OptHandshake, OptHandshakes, OptMaxPacket, OptQueueLimit, OptAllowGil, OptLogLevel, OptHelp,
+    OptPort, OptTicktime, OptHandshake, OptHandshakes, OptMaxPacket, OptQueueLimit, OptScopeCache, OptAllowGil, OptLogLevel, OptHelp,
 };
 
 const option long_options[] = {
@@ -68,6 +70,7 @@ const option long_options[] = {
     {"handshakes", required_argument, nullptr, OptHandshakes},
     {"max-packet", required_argument, nullptr, OptMaxPacket},
     {"queue-limit", required_argument, nullptr, OptQueueLimit},
+    {"scope-cache", required_argument, nullptr, OptScopeCache},
     {"allow-gil", no_argument, nullptr, OptAllowGil},
     {"log-level", required_argument, nullptr, OptLogLevel},
     {"help", no_argument, nullptr, OptHelp},
@@ -191,6 +194,10 @@ int parse_options(int argc, char** argv, Options& out) {
             case OptQueueLimit:
                 if (!parse_number(optarg, 1, 1u << 24, n)) return fail("--queue-limit takes 1..16777216");
                 out.queue_limit = static_cast<std::size_t>(n);
+                break;
+            case OptScopeCache:
+                if (!parse_number(optarg, 1, 1u << 20, n)) return fail("--scope-cache takes 1..1048576");
+                out.scope_cache = static_cast<std::size_t>(n);
                 break;
             case OptLogLevel:
                 if (!log::parse_level(optarg, out.log_level)) return fail("unknown --log-level");

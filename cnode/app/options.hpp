@@ -24,6 +24,7 @@ struct Options {
     unsigned handshake_threads = 4;
     std::size_t max_packet = 256u << 20;
     std::size_t queue_limit = 65536;
+    std::size_t scope_cache = 1024;
     bool allow_gil = false;
     log::Level log_level = log::Level::Info;
 

@@ -2,6 +2,8 @@
 
 #include "dispatch/loop_requests.hpp"
 #include "term/term_reader.hpp"
+#include "python/wsgi_request.hpp"
+#include "python/asgi_request.hpp"
 
 
 namespace pycnode::dispatch {
@@ -12,6 +14,12 @@ const RequestKind request_kinds[] = {
     {"ping", 0, "ping", &answer_ping, nullptr},
     {"stats", 0, "stats", &answer_stats, nullptr},
     {"call", 4, "{call, Module :: binary(), Function :: binary(), Args :: list()}", nullptr, &python::run_call},
+    {"wsgi", 5, "{wsgi, Module :: binary(), Callable :: binary(), Environ :: map(), Opts :: map()}", nullptr,
+     &python::run_wsgi},
+    {"asgi", 6,
+     "{asgi, Module :: binary(), Callable :: binary(), Scope :: map() | reference(), Body :: binary(), Opts :: map()}",
+     nullptr, &python::run_asgi},
+    {"build_scope", 3, "{build_scope, Scope :: map(), Opts :: map()}", nullptr, &python::run_build_scope},
 };
 
 const RequestKind* find(std::string_view name, std::size_t arity, std::string& detail) {

@@ -23,6 +23,7 @@ public:
     int listen_fd() const { return listen_fd_; }
     int port() const { return port_; }
     const std::string& name() const { return name_; }
+    unsigned creation() const { return creation_; }
     // Our own pid in external format, the sender of the few signals we emit.
     const std::string& self_pid() const { return self_pid_; }
 

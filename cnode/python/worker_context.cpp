@@ -1,6 +1,8 @@
 #include "python/worker_context.hpp"
 
+#include "python/asgi_worker.hpp"
 #include "python/errors.hpp"
+#include "python/wsgi_state.hpp"
 
 #include <stdexcept>
 
@@ -47,6 +49,8 @@ WorkerContext::~WorkerContext() {
 // Attached only. Cached objects must be released while attached, before the
 // thread state goes; deleting the current state also detaches.
 void WorkerContext::delete_thread_state() {
+    asgi_.reset();  // first: shutting lifespans down runs app code
+    wsgi_state_.reset();
     callables_.clear();
     atoms_.clear();
     atom_type_.reset();
@@ -127,6 +131,16 @@ PyRef WorkerContext::resolve_callable(std::string_view module, std::string_view 
         return {};
     }
     return target;
+}
+
+wsgi::WsgiState* WorkerContext::wsgi_state() {
+    if (!wsgi_state_) wsgi_state_ = wsgi::WsgiState::create();
+    return wsgi_state_.get();
+}
+
+AsgiWorker* WorkerContext::asgi() {
+    if (!asgi_) asgi_ = AsgiWorker::create();
+    return asgi_.get();
 }
 
 }  // namespace pycnode::python

@@ -11,12 +11,18 @@
 
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
 
 namespace pycnode::python {
+
+namespace wsgi {
+class WsgiState;  // python/wsgi_state.hpp
+}
+class AsgiWorker;  // python/asgi_worker.hpp
 
 // Strings used as attribute or dict keys on the hot path, interned once per
 // worker so lookups compare pointers instead of characters.
@@ -74,6 +80,15 @@ public:
     // are not cached, so a module that appears later is found).
     PyObject* callable(std::string_view module, std::string_view function);
 
+    // The WSGI handler's per-worker state, created on first use. Null with
+    // an exception set if it cannot be (pyrunner.wsgi fails to import).
+    wsgi::WsgiState* wsgi_state();
+
+    // The ASGI handler's per-worker state (event loop, scope templates,
+    // lifespans), created on first use. Null with an exception set if it
+    // cannot be (pyrunner.asgi fails to import).
+    AsgiWorker* asgi();
+
 private:
     struct StringHash {
         using is_transparent = void;
@@ -97,6 +112,8 @@ private:
     Cache atoms_;
     Cache callables_;         // key: module '\0' function
     std::string key_scratch_;  // reused to build callable keys without allocating
+    std::unique_ptr<wsgi::WsgiState> wsgi_state_;
+    std::unique_ptr<AsgiWorker> asgi_;
 };
 
 }  // namespace pycnode::python

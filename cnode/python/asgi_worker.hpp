@@ -1,0 +1,60 @@
+// What one worker keeps for ASGI: its event loop and driver, its scope
+// builder, pyrunner.asgi's objects, and the lifespan of each app it ran.
+//
+// Made on the worker's first ASGI request (a worker that serves only calls
+// creates no event loop) and owned by its WorkerContext, so it is used by
+// one thread only and needs no lock, with or without the GIL. Destroyed
+// attached, on that thread: the apps' lifespans are shut down (bounded by
+// pyrunner.asgi_loop.SHUTDOWN_TIMEOUT) and the loop is closed.
+#pragma once
+
+#include "python/asgi_drive.hpp"
+#include "python/py_ref.hpp"
+#include "python/scope_builder.hpp"
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+namespace pycnode::python {
+
+struct LifespanOutcome {
+    PyRef state;          // the state dict after lifespan.startup.complete; null: no lifespan
+    bool failed = false;  // lifespan.startup.failed: every request gets {error, {lifespan_failed, message}}
+    std::string message;
+};
+
+class AsgiWorker {
+public:
+    // Attached only. Null with a Python exception set on failure.
+    static std::unique_ptr<AsgiWorker> create();
+    ~AsgiWorker();  // attached only
+    AsgiWorker(const AsgiWorker&) = delete;
+    AsgiWorker& operator=(const AsgiWorker&) = delete;
+
+    ScopeBuilder& scopes() { return *scopes_; }
+    AsgiDriver& driver() { return *driver_; }
+    PyObject* default_handler() const { return handler_.get(); }  // pyrunner.asgi.default_asgi_handler
+    PyObject* protocol_error() const { return protocol_error_.get(); }
+    PyObject* no_response() const { return no_response_.get(); }
+
+    // The lifespan of `app` on this worker, run at its first request here.
+    // Null with a Python exception set if the lifespan machinery itself
+    // failed (then it is tried again at the next request).
+    const LifespanOutcome* lifespan(PyObject* app);
+
+private:
+    AsgiWorker() = default;
+    bool load();
+
+    PyRef worker_loop_, handler_, protocol_error_, no_response_, lifespan_failed_, lifespan_state_;
+    std::unique_ptr<ScopeBuilder> scopes_;
+    std::unique_ptr<AsgiDriver> driver_;
+    struct AppLifespan {
+        PyRef app;  // keeps the key alive
+        LifespanOutcome outcome;
+    };
+    std::unordered_map<PyObject*, AppLifespan> lifespans_;
+};
+
+}  // namespace pycnode::python
