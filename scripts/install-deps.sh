@@ -7,6 +7,12 @@ packages=(
   build-essential pkg-config meson ninja-build
   erlang-nox erlang-dev erlang-eunit erlang-common-test
   python3 python3-dev libuv1-dev libfmt-dev doctest-dev
+  curl  # make run shows the HTTP gateway with curl
+  # test/apps and pycnode_frameworks_tests: the frameworks, and the references
+  # (httpx, werkzeug); python3-multipart is only recommended by starlette, but
+  # its form parsing needs it.
+  python3-flask python3-django python3-starlette python3-fastapi python3-falcon
+  python3-bottle python3-quart python3-httpx python3-werkzeug python3-multipart
 )
 
 missing=()

@@ -24,7 +24,7 @@
 %% loaded, and the built-in defaults are used when it is not.
 -module(pycnode).
 
--export([ping/1, ping/2, stats/1, stats/2, call/4, call/5, default_node/0]).
+-export([ping/1, ping/2, stats/1, stats/2, call/4, call/5, request/3, default_node/0]).
 
 -export_type([opts/0, name/0, error_reason/0]).
 
@@ -124,16 +124,25 @@ default_node() ->
         _ -> list_to_atom("pycnode@" ++ this_host())
     end.
 
-%% Internal functions
-
+%% @doc Sends `Request' (any request of docs/protocol.md, with names already
+%% binaries) to pycnode on `Node' and returns its reply as it came.
+%%
+%% This is the call machinery the other functions (and {@link py_asgi},
+%% {@link py_wsgi}) share: the `timeout' and `name' options, the helper
+%% process that keeps late replies out of the caller's mailbox, and the
+%% mapping of the call's own failures to `{error, timeout}',
+%% `{error, {nodedown, Node}}' and `{error, {exit, Why}}'. The reply is not
+%% checked: it is pycnode's, `{ok, _}', `{error, _}', `pong'...
 -spec request(node(), term(), opts()) -> term().
-request(Node, Request, Opts) ->
+request(Node, Request, Opts) when is_atom(Node), is_map(Opts) ->
     Name = maps:get(name, Opts, application:get_env(pycnode, name, ?DEFAULT_NAME)),
     Timeout = maps:get(timeout, Opts, application:get_env(pycnode, timeout, ?DEFAULT_TIMEOUT)),
     case Timeout of
         infinity -> call_here({Name, Node}, Node, Request, infinity);
         _ -> call_in_helper({Name, Node}, Node, Request, Timeout)
     end.
+
+%% Internal functions
 
 %% The helper's exit reason carries the result: the 'DOWN' message is the
 %% only thing the caller ever receives from it, exactly once.
