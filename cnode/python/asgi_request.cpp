@@ -7,6 +7,7 @@
 #include "python/asgi_response.hpp"
 #include "python/asgi_worker.hpp"
 #include "python/errors.hpp"
+#include "python/request_checks.hpp"
 #include "python/scope_store.hpp"
 #include "python/worker_context.hpp"
 #include "term/ext_format.hpp"
@@ -32,7 +33,6 @@ struct AsgiRequest {
     const ScopeSpec* spec = nullptr;
 };
 
-bool is_name(const Term& t) { return t.kind == Kind::Binary && !t.bytes.empty() && is_utf8(t.bytes); }
 
 // Opts: a map; `runner` (atom or binary key) names a module. Others are ignored.
 std::string parse_opts(const Term& opts, std::string_view& runner) {

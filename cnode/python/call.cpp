@@ -5,6 +5,7 @@
 // one vectorcall, the result back to a term.
 #include "python/errors.hpp"
 #include "python/from_python.hpp"
+#include "python/request_checks.hpp"
 #include "python/runtime.hpp"
 #include "python/to_python.hpp"
 #include "python/worker_context.hpp"
@@ -20,28 +21,6 @@ namespace {
 using term::Kind;
 using term::Term;
 
-// Strict UTF-8 as Python decodes it: no overlong forms, no surrogates,
-// nothing above U+10FFFF.
-bool is_utf8(std::string_view text) {
-    const auto* p = reinterpret_cast<const unsigned char*>(text.data());
-    const auto* end = p + text.size();
-    while (p < end) {
-        unsigned char lead = *p++;
-        if (lead < 0x80) continue;
-        int extra = lead >= 0xF0 ? 3 : lead >= 0xE0 ? 2 : lead >= 0xC2 ? 1 : -1;
-        if (extra < 0 || lead > 0xF4 || end - p < extra) return false;
-        unsigned code = lead & (0x3F >> extra);
-        for (int i = 0; i < extra; ++i, ++p) {
-            if ((*p & 0xC0) != 0x80) return false;
-            code = (code << 6) | (*p & 0x3F);
-        }
-        bool overlong = (extra == 2 && code < 0x800) || (extra == 3 && code < 0x10000);
-        if (overlong || (code >= 0xD800 && code <= 0xDFFF) || code > 0x10FFFF) return false;
-    }
-    return true;
-}
-
-bool is_name(const Term& t) { return t.kind == Kind::Binary && !t.bytes.empty() && is_utf8(t.bytes); }
 
 // Empty when the request is well formed, else what is wrong with it.
 std::string check_request(const Term& request) {

@@ -1,5 +1,7 @@
 #include "python/scope_spec.hpp"
 
+#include "term/ext_format.hpp"
+
 #include <fmt/format.h>
 
 namespace pycnode::python {
@@ -11,11 +13,11 @@ using term::Term;
 // Ports are 16 bits; anything else is a caller's mistake worth reporting.
 constexpr std::int64_t max_port = 65535;
 
-bool is_text(const Term& t) { return t.kind == Kind::Binary && is_utf8(t.bytes); }
+bool is_text(const Term& t) { return t.kind == Kind::Binary && term::ext::valid_utf8(t.bytes); }
 
 // Keys are atoms (as in the guide) or binaries.
 bool key_name(const Term& key, std::string_view& name) {
-    if ((key.kind != Kind::Atom && key.kind != Kind::Binary) || !is_utf8(key.bytes)) return false;
+    if ((key.kind != Kind::Atom && key.kind != Kind::Binary) || !term::ext::valid_utf8(key.bytes)) return false;
     name = key.bytes;
     return true;
 }
@@ -147,23 +149,5 @@ void percent_decode(std::string_view in, std::string& out) {
     }
 }
 
-bool is_utf8(std::string_view text) {
-    const auto* p = reinterpret_cast<const unsigned char*>(text.data());
-    const auto* end = p + text.size();
-    while (p < end) {
-        unsigned char lead = *p++;
-        if (lead < 0x80) continue;
-        int extra = lead >= 0xF0 ? 3 : lead >= 0xE0 ? 2 : lead >= 0xC2 ? 1 : -1;
-        if (extra < 0 || lead > 0xF4 || end - p < extra) return false;
-        unsigned code = lead & (0x3F >> extra);
-        for (int i = 0; i < extra; ++i, ++p) {
-            if ((*p & 0xC0) != 0x80) return false;
-            code = (code << 6) | (*p & 0x3F);
-        }
-        bool overlong = (extra == 2 && code < 0x800) || (extra == 3 && code < 0x10000);
-        if (overlong || (code >= 0xD800 && code <= 0xDFFF) || code > 0x10FFFF) return false;
-    }
-    return true;
-}
 
 }  // namespace pycnode::python

@@ -57,8 +57,4 @@ inline std::pair<std::string_view, std::string_view> header_pair(const term::Ter
 // becomes one byte, any other '%' stays as it is. Appends to `out`.
 void percent_decode(std::string_view in, std::string& out);
 
-// Strict UTF-8, as Python decodes it: no overlong forms, no surrogates,
-// nothing above U+10FFFF.
-bool is_utf8(std::string_view text);
-
 }  // namespace pycnode::python

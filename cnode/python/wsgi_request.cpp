@@ -2,6 +2,7 @@
 
 #include "app/log.hpp"
 #include "python/errors.hpp"
+#include "python/request_checks.hpp"
 #include "python/wsgi_environ.hpp"
 #include "python/wsgi_response.hpp"
 #include "python/wsgi_state.hpp"
@@ -16,13 +17,6 @@ namespace {
 using term::Kind;
 using term::Term;
 using namespace wsgi;
-
-bool is_name(const Term& t) {
-    if (t.kind != Kind::Binary || t.bytes.empty()) return false;
-    for (std::size_t i = 0; i < t.bytes.size();)
-        if (!term::ext::next_code_point(t.bytes, i)) return false;
-    return true;
-}
 
 // "" when the request is well formed (then `runner` is Opts' runner, or
 // empty), else what is wrong with it.

@@ -130,6 +130,13 @@ inline bool next_code_point(std::string_view s, std::size_t& i) {
     return true;
 }
 
+// Strict UTF-8, as Python and Erlang decode it.
+inline bool valid_utf8(std::string_view s) {
+    for (std::size_t i = 0; i < s.size();)
+        if (!next_code_point(s, i)) return false;
+    return true;
+}
+
 inline bool valid_utf8_atom(std::string_view s) {
     std::size_t i = 0;
     for (std::size_t chars = 0; i < s.size(); ++chars) {
