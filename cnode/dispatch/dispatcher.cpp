@@ -11,7 +11,7 @@ namespace {
 using dist::Op;
 using term::Term;
 
-Term error_reply(Term reason) { return Term::make_tuple({Term::make_atom("error"), std::move(reason)}); }
+Term error_reply(Term reason) { return Term::tuple_of(Term::make_atom("error"), std::move(reason)); }
 
 Term bad_request(std::string_view detail) {
     return error_reply(Term::make_tuple({Term::make_atom("bad_request"), Term::make_binary(detail)}));
@@ -107,7 +107,7 @@ void Dispatcher::on_request(net::Connection& conn, std::string&& packet, const d
     }
     if (kind->on_loop) {
         term::ByteArena arena;
-        LoopContext ctx{stats_, python_, pool_.workers(), pool_.queue_length(), peers_()};
+        LoopContext ctx{stats_, python_, pool_, peers_};
         stats_.answered(false);
         reply(conn, call, kind->on_loop(ctx, arena));
         return;

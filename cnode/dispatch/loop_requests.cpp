@@ -19,13 +19,14 @@ Term answer_ping(const LoopContext&, term::ByteArena&) { return Term::make_atom(
 
 Term answer_stats(const LoopContext& ctx, term::ByteArena&) {
     const Stats& s = ctx.stats;
+    const auto names = ctx.peers();
     std::vector<Term> peers;
-    peers.reserve(ctx.peers.size());
-    for (auto peer : ctx.peers) peers.push_back(Term::make_atom(peer));
+    peers.reserve(names.size());
+    for (auto peer : names) peers.push_back(Term::make_atom(peer));
 
     std::vector<Term> kv;
     put(kv, "uptime_ms", count(s.uptime_ms()));
-    put(kv, "connected_peers", count(ctx.peers.size()));
+    put(kv, "connected_peers", count(names.size()));
     put(kv, "peers", Term::make_list(std::move(peers)));
     put(kv, "requests_served", count(s.served.load(std::memory_order_relaxed)));
     put(kv, "requests_failed", count(s.failed.load(std::memory_order_relaxed)));
@@ -33,14 +34,14 @@ Term answer_stats(const LoopContext& ctx, term::ByteArena&) {
     put(kv, "requests_overloaded", count(s.overloaded.load(std::memory_order_relaxed)));
     put(kv, "replies_dropped", count(s.dropped_replies.load(std::memory_order_relaxed)));
     put(kv, "handshakes_refused", count(s.handshakes_refused.load(std::memory_order_relaxed)));
-    put(kv, "queue_length", count(ctx.queue_length));
-    put(kv, "workers", count(ctx.workers));
+    put(kv, "queue_length", count(ctx.pool.queue_length()));
+    put(kv, "workers", count(ctx.pool.workers()));
     const auto& py = ctx.python.info();
     put(kv, "python_version", Term::make_binary(py.version));
     put(kv, "python_implementation", Term::make_binary(py.implementation));
     put(kv, "free_threaded", boolean(py.free_threaded));
     put(kv, "gil_enabled", boolean(ctx.python.gil_enabled()));
-    return Term::make_tuple({Term::make_atom("ok"), Term::make_map(std::move(kv))});
+    return Term::tuple_of(Term::make_atom("ok"), Term::make_map(std::move(kv)));
 }
 
 }  // namespace pycnode::dispatch

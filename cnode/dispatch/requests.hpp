@@ -6,24 +6,25 @@
 
 #include "app/stats.hpp"
 #include "pool/job.hpp"
+#include "pool/worker_pool.hpp"
 #include "python/runtime.hpp"
 #include "term/term.hpp"
 
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace pycnode::dispatch {
 
-// What the loop-thread handlers may read. Built fresh for each request, so it
-// is always current.
+// What the loop-thread handlers may read: references only, so that a ping
+// costs nothing here; a handler asks for what it needs when it needs it.
 struct LoopContext {
     const Stats& stats;
     const python::Runtime& python;
-    unsigned workers;
-    std::size_t queue_length;
-    std::vector<std::string_view> peers;
+    const pool::WorkerPool& pool;
+    const std::function<std::vector<std::string_view>()>& peers;
 };
 
 using LoopHandler = term::Term (*)(const LoopContext& ctx, term::ByteArena& arena);

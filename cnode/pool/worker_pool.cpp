@@ -11,9 +11,9 @@ namespace pycnode::pool {
 namespace {
 
 term::Term bad_request(term::ByteArena& arena, std::string_view detail) {
-    return term::Term::make_tuple(
-        {term::Term::make_atom("error"),
-         term::Term::make_tuple({term::Term::make_atom("bad_request"), term::Term::make_binary(arena.keep(std::string(detail)))})});
+    using term::Term;
+    return Term::tuple_of(Term::make_atom("error"),
+                          Term::tuple_of(Term::make_atom("bad_request"), Term::make_binary(arena.keep(std::string(detail)))));
 }
 
 bool is_error_reply(const term::Term& reply) {

@@ -65,15 +65,8 @@ private:
     std::vector<PyObject*> heap_slots_;
 };
 
-// {ok, Value} without copying Value: a braced list would copy every element
-// (initializer_list members are const), and Value may be a large tree.
-Term ok_reply(Term value) {
-    std::vector<Term> items;
-    items.reserve(2);
-    items.push_back(Term::make_atom("ok"));
-    items.push_back(std::move(value));
-    return Term::make_tuple(std::move(items));
-}
+// {ok, Value} without copying Value, which may be a large tree.
+Term ok_reply(Term value) { return Term::tuple_of(Term::make_atom("ok"), std::move(value)); }
 
 // Attached only. Empty when every argument converted, else the detail.
 std::string convert_arguments(WorkerContext& ctx, const std::vector<Term>& terms, ArgumentVector& args) {

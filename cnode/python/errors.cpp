@@ -11,15 +11,7 @@ namespace {
 
 using term::Term;
 
-// Built element by element: a braced list would copy the reason, since the
-// elements of an initializer_list are const.
-Term error_reply(Term reason) {
-    std::vector<Term> items;
-    items.reserve(2);
-    items.push_back(Term::make_atom("error"));
-    items.push_back(std::move(reason));
-    return Term::make_tuple(std::move(items));
-}
+Term error_reply(Term reason) { return Term::tuple_of(Term::make_atom("error"), std::move(reason)); }
 
 Term tagged_detail(const char* tag, term::ByteArena& arena, std::string_view detail) {
     return error_reply(Term::make_tuple({Term::make_atom(tag), Term::make_binary(arena.copy(detail.data(), detail.size()))}));

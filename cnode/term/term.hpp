@@ -39,6 +39,16 @@ struct Term {
     static Term make_atom(std::string_view name) { Term t; t.kind = Kind::Atom; t.bytes = name; return t; }
     static Term make_binary(std::string_view b) { Term t; t.kind = Kind::Binary; t.bytes = b; return t; }
     static Term make_opaque(std::string_view ext) { Term t; t.kind = Kind::Opaque; t.bytes = ext; return t; }
+    // Moves its elements in; a braced list ({a, b}) would copy them, since
+    // the elements of an initializer_list are const.
+    template <class... T>
+    static Term tuple_of(T... items) {
+        Term t;
+        t.kind = Kind::Tuple;
+        t.items.reserve(sizeof...(T));
+        (t.items.push_back(std::move(items)), ...);
+        return t;
+    }
     static Term make_tuple(std::vector<Term> items) { Term t; t.kind = Kind::Tuple; t.items = std::move(items); return t; }
     static Term make_list(std::vector<Term> items) { Term t; t.kind = Kind::List; t.items = std::move(items); return t; }
     static Term make_map(std::vector<Term> kv) { Term t; t.kind = Kind::Map; t.items = std::move(kv); return t; }
