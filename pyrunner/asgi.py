@@ -1,9 +1,12 @@
 """The ASGI HTTP cycle that pycnode runs for ``{asgi, ...}`` requests.
 
-pycnode builds the scope (in C++), then runs :func:`default_asgi_handler` on
-the worker's event loop (:mod:`pyrunner.asgi_loop`); a custom runner's
-``run_asgi(app, scope, body)`` usually awaits it too, so both paths share this
-one state machine and behave alike.
+pycnode builds the scope (in C++) and runs the app on the worker's event
+loop (:mod:`pyrunner.asgi_loop`). Without a runner it uses its own HTTP cycle
+in C++ (cnode/python/asgi_cycle.cpp), which does exactly what
+:class:`HTTPCycle` and :func:`default_asgi_handler` do here, only faster: this
+module is the reference it is tested against, case by case. A custom
+runner's ``run_asgi(app, scope, body)`` usually awaits
+:func:`default_asgi_handler`, so both paths behave alike.
 
 What the app sees (docs/protocol.md, "Web requests: ASGI and WSGI"):
 
@@ -221,23 +224,46 @@ class HTTPCycle:
             waiter.set_result(None)
 
     async def _wait_for_completion(self):
-        loop = asyncio.get_running_loop()
-        me = asyncio.current_task(loop)
-        if not _other_tasks(loop, me):
-            return  # nobody could complete the response: as if the client left
-        if self._waiter is None or self._waiter.done():
-            self._waiter = loop.create_future()
-            self._watch_other_tasks(loop, me)
-        await self._waiter
+        await wait_for_completion(self)
 
-    def _watch_other_tasks(self, loop, waiting):
-        # When every task that could still complete the response has ended
-        # without doing so, the waiter would wait forever: wake it.
-        def other_done(_task):
-            if not _other_tasks(loop, waiting):
-                self._wake_waiter()
-        for task in _other_tasks(loop, waiting):
-            task.add_done_callback(other_done)
+
+# pycnode's own HTTP cycle (C++, used when no runner is given) shares these:
+# a cycle has ``_waiter`` and ``_wake_waiter()``, and wakes the waiter when
+# its response completes or fails.
+
+async def wait_for_completion(cycle):
+    """Wait until `cycle`'s response completes, as long as another task of
+    the loop could still complete it."""
+    loop = asyncio.get_running_loop()
+    me = asyncio.current_task(loop)
+    if not _other_tasks(loop, me):
+        return  # nobody could complete the response: as if the client left
+    if cycle._waiter is None or cycle._waiter.done():
+        cycle._waiter = loop.create_future()
+        _watch_other_tasks(cycle, loop, me)
+    await cycle._waiter
+
+
+async def receive_after_body(cycle):
+    """What ``receive()`` returns once the body was received."""
+    await wait_for_completion(cycle)
+    return {"type": "http.disconnect"}
+
+
+def _watch_other_tasks(cycle, loop, waiting):
+    # When every task that could still complete the response has ended
+    # without doing so, the waiter would wait forever: wake it.
+    def other_done(_task):
+        if not _other_tasks(loop, waiting):
+            cycle._wake_waiter()
+    for task in _other_tasks(loop, waiting):
+        task.add_done_callback(other_done)
+
+
+def log_after_response(exc):
+    """An exception raised after the response was complete: logged, and the
+    response kept."""
+    _log.error("exception in ASGI app after its response was complete (response kept)", exc_info=exc)
 
 
 def _other_tasks(loop, waiting):
@@ -264,6 +290,5 @@ async def default_asgi_handler(app, scope, body):
         if cycle.error is None and not cycle.complete:
             raise
         if cycle.error is None:
-            _log.error("exception in ASGI app after its response was complete (response kept)",
-                       exc_info=exc)
+            log_after_response(exc)
     return cycle.result()

@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Installs what pycnode needs to build, run and test, from Debian's archive.
 # Idempotent: asks apt only for the packages that are missing.
+#
+#   bash scripts/install-deps.sh           build, run and test
+#   bash scripts/install-deps.sh --bench   and what `make bench` compares
+#                                          against and profiles with
 set -euo pipefail
 
 packages=(
@@ -14,6 +18,14 @@ packages=(
   python3-flask python3-django python3-starlette python3-fastapi python3-falcon
   python3-bottle python3-quart python3-httpx python3-werkzeug python3-multipart
 )
+if [[ "${1:-}" == "--bench" ]]; then
+  packages+=(
+    # the servers users pick instead, and the client that drives them
+    python3-uvicorn python3-uvloop python3-httptools gunicorn wrk
+    python3-matplotlib  # the plot
+    linux-perf valgrind  # the profiles of docs/performance.md
+  )
+fi
 
 missing=()
 for p in "${packages[@]}"; do

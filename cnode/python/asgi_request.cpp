@@ -1,9 +1,10 @@
 // One ASGI request, top to bottom: check the request (detached), attach,
 // find the app and its lifespan, build the scope, run the app on the
-// worker's event loop (default_asgi_handler, or the runner's run_asgi),
-// turn the response into the reply.
+// worker's event loop (on the native cycle, asgi_cycle.cpp, or through the
+// runner's run_asgi), turn the response into the reply.
 #include "python/asgi_request.hpp"
 
+#include "python/asgi_cycle.hpp"
 #include "python/asgi_response.hpp"
 #include "python/asgi_worker.hpp"
 #include "python/errors.hpp"
@@ -76,13 +77,11 @@ PyRef call3(PyObject* fn, PyObject* a, PyObject* b, PyObject* c) {
     return PyRef::steal(PyObject_Vectorcall(fn, args + 1, 3 | PY_VECTORCALL_ARGUMENTS_OFFSET, nullptr));
 }
 
-// Attached. The coroutine that runs the request: the native handler's, or
-// the custom runner's run_asgi (imported once per worker). Null with an
-// exception set, or with `bad_result` set when a runner returns something
-// that cannot be awaited.
-PyRef start(WorkerContext& ctx, AsgiWorker& asgi, const AsgiRequest& req, PyObject* app, PyObject* scope,
-            PyObject* body, std::string& bad_result) {
-    if (req.runner.empty()) return call3(asgi.default_handler(), app, scope, body);
+// Attached. The coroutine of the custom runner's run_asgi (imported once
+// per worker). Null with an exception set, or with `bad_result` set when
+// the runner returns something that cannot be awaited.
+PyRef start_runner(WorkerContext& ctx, const AsgiRequest& req, PyObject* app, PyObject* scope, PyObject* body,
+                   std::string& bad_result) {
     PyObject* run_asgi = ctx.callable(req.runner, "run_asgi");
     PyRef awaitable = run_asgi ? call3(run_asgi, app, scope, body) : PyRef();
     if (!awaitable || PyCoro_CheckExact(awaitable.get())) return awaitable;
@@ -115,8 +114,9 @@ term::Term run_asgi(WorkerContext& ctx, const term::Term& request, term::ByteAre
     PyRef body = PyRef::steal(PyBytes_FromStringAndSize(req.body.data(), static_cast<Py_ssize_t>(req.body.size())));
     if (!body) return python_error_reply(ctx, arena);
 
+    if (req.runner.empty()) return run_native_cycle(ctx, *asgi, app, scope.get(), body.get(), arena);
     std::string bad_result;
-    PyRef awaitable = start(ctx, *asgi, req, app, scope.get(), body.get(), bad_result);
+    PyRef awaitable = start_runner(ctx, req, app, scope.get(), body.get(), bad_result);
     if (!bad_result.empty()) return bad_result_reply(arena, bad_result);
     PyRef result = awaitable ? asgi->driver().run(awaitable.get()) : PyRef();
     if (!result) return asgi_error_reply(ctx, *asgi, arena);

@@ -1,5 +1,7 @@
 #include "python/asgi_worker.hpp"
 
+#include "python/asgi_cycle.hpp"
+
 #include "app/log.hpp"
 #include "python/errors.hpp"
 
@@ -20,12 +22,12 @@ std::unique_ptr<AsgiWorker> AsgiWorker::create() {
 }
 
 bool AsgiWorker::load() {
-    handler_ = import_attribute("pyrunner.asgi", "default_asgi_handler");
     protocol_error_ = import_attribute("pyrunner.asgi", "ASGIProtocolError");
     no_response_ = import_attribute("pyrunner.asgi", "NoResponse");
     lifespan_failed_ = import_attribute("pyrunner.asgi", "LifespanFailed");
     PyRef loop_type = import_attribute("pyrunner.asgi_loop", "WorkerLoop");
-    if (!handler_ || !protocol_error_ || !no_response_ || !lifespan_failed_ || !loop_type) return false;
+    cycle_kit_ = CycleKit::create();
+    if (!protocol_error_ || !no_response_ || !lifespan_failed_ || !loop_type || !cycle_kit_) return false;
     // Made here, on the worker's own thread: the loop belongs to it.
     worker_loop_ = PyRef::steal(PyObject_CallNoArgs(loop_type.get()));
     lifespan_state_ = worker_loop_ ? PyRef::steal(PyObject_GetAttrString(worker_loop_.get(), "lifespan_state")) : PyRef();

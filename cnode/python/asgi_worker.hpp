@@ -34,7 +34,7 @@ public:
 
     ScopeBuilder& scopes() { return *scopes_; }
     AsgiDriver& driver() { return *driver_; }
-    PyObject* default_handler() const { return handler_.get(); }  // pyrunner.asgi.default_asgi_handler
+    PyObject* cycle_kit() const { return cycle_kit_.get(); }      // for run_native_cycle
     PyObject* protocol_error() const { return protocol_error_.get(); }
     PyObject* no_response() const { return no_response_.get(); }
 
@@ -47,7 +47,7 @@ private:
     AsgiWorker() = default;
     bool load();
 
-    PyRef worker_loop_, handler_, protocol_error_, no_response_, lifespan_failed_, lifespan_state_;
+    PyRef worker_loop_, protocol_error_, no_response_, lifespan_failed_, lifespan_state_, cycle_kit_;
     std::unique_ptr<ScopeBuilder> scopes_;
     std::unique_ptr<AsgiDriver> driver_;
     struct AppLifespan {

@@ -35,6 +35,7 @@ asgi_test_() ->
                  {"event loop: run_in_executor", fun executor/1},
                  {"event loop: cancelled timers do not pile up", fun cancelled_timers/1},
                  {"protocol errors", fun protocol_errors/1},
+                 {"the native cycle answers as pyrunner's HTTPCycle, case by case", fun native_cycle/1},
                  {"exceptions before and after the response", fun exceptions/1},
                  {"no response", fun no_response/1},
                  {"lifespan: startup state in every request's scope", fun lifespan_state/1},
@@ -303,6 +304,44 @@ protocol_errors(#{node := N}) ->
     %% HTAB is the one control character a header value may hold.
     ?assertEqual({ok, {200, [{<<"x-tab">>, <<"a\tb">>}], <<"x">>}},
                  asgi(N, <<"protocol_error">>, #{path => <<"/tab-in-header-value">>}, <<>>)).
+
+%% Every case runs on the native (C++) cycle and on pyrunner's HTTPCycle
+%% (a runner that only awaits default_asgi_handler): the replies must be
+%% equal, Python exceptions' tracebacks aside. A few are pinned outright,
+%% so both cannot be wrong together.
+native_cycle(P = #{node := N}) ->
+    {ok, Paths} = call(N, {call, ?FIX, <<"cycle_case_paths">>, []}),
+    ?assert(length(Paths) > 30),
+    Run = fun(Path, Opts) -> without_traceback(asgi(N, <<"cycle_cases">>, #{path => Path}, <<"req">>, Opts)) end,
+    Before = pycnode_harness:log_count(P, "after its response was complete"),
+    Replies = [{Path, Run(Path, #{}), Run(Path, #{runner => <<"asgi_fixtures_reference">>})} || Path <- Paths],
+    [?assertEqual({Path, Reference}, {Path, Native}) || {Path, Native, Reference} <- Replies],
+    Native = maps:from_list([{Path, R} || {Path, R, _} <- Replies]),
+    Text = [{<<"content-type">>, <<"text/plain">>}],
+    ?assertEqual({ok, {200, Text, <<"body">>}}, maps:get(<<"/trailers">>, Native)),
+    ?assertEqual({ok, {200, Text, <<"body-end">>}}, maps:get(<<"/chunks">>, Native)),
+    ?assertEqual({ok, {200, Text, <<"mv!">>}}, maps:get(<<"/memoryview-body">>, Native)),
+    ?assertEqual({ok, {201, Text, <<"body">>}}, maps:get(<<"/int-subclass-status">>, Native)),
+    ?assertEqual({ok, {204, [], <<>>}}, maps:get(<<"/no-headers">>, Native)),
+    ?assertEqual({ok, {200, [{<<"a">>, <<"1">>}], <<"body">>}}, maps:get(<<"/headers-generator">>, Native)),
+    ?assertEqual({ok, {200, [], <<"kept">>}}, maps:get(<<"/raise-after-response">>, Native)),
+    ?assertEqual({ok, {200, [], <<"done">>}}, maps:get(<<"/receive-after-response">>, Native)),
+    ?assertMatch({ok, {200, [], <<"[{'type': 'http.request', 'body': b'req', 'more_body': False}, "
+                                  "{'type': 'http.disconnect'}]">>}}, maps:get(<<"/receive-twice">>, Native)),
+    ?assertMatch({ok, {200, [], <<"{'type': 'http.request', 'body': b'req', 'more_body': False}">>}},
+                 maps:get(<<"/receive-in-task">>, Native)),
+    ?assertEqual({error, {python, <<"AppError">>, <<"raised before responding">>}},
+                 maps:get(<<"/raise-before-response">>, Native)),
+    [?assertMatch({Path, {error, {asgi_protocol, _}}}, {Path, maps:get(Path, Native)})
+     || Path <- [<<"/trailers-without-flag">>, <<"/trailers-before-last-body">>, <<"/trailers-bad-headers">>,
+                 <<"/bool-status">>, <<"/float-status">>, <<"/huge-status">>, <<"/status-1000">>,
+                 <<"/no-status">>, <<"/headers-not-iterable">>, <<"/headers-three-items">>, <<"/list-event">>,
+                 <<"/none-event">>, <<"/int-type">>, <<"/raise-after-protocol-error">>]],
+    %% Both paths logged the exception raised after the response.
+    ?assertEqual(Before + 2, pycnode_harness:log_count(P, "after its response was complete")).
+
+without_traceback({error, {python, Type, Message, _Traceback}}) -> {error, {python, Type, Message}};
+without_traceback(Reply) -> Reply.
 
 exceptions(P = #{node := N}) ->
     ?assertMatch({error, {python, <<"AppError">>, <<"raised before responding">>, <<"Traceback", _/binary>>}},
