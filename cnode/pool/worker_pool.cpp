@@ -36,6 +36,7 @@ Reply run_job(python::WorkerContext& ctx, const Job& job, bool& is_error) {
     Reply out;
     out.connection_id = job.connection_id;
     dist::append_reply(out.packet, job.reply_to.in(job.packet), job.tag.in(job.packet), reply);
+    ctx.release_held();  // the reply may have pointed into Python objects until now
     return out;
 }
 

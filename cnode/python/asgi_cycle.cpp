@@ -549,7 +549,7 @@ term::Term response_reply(WorkerContext& ctx, AsgiWorker& asgi, Cycle* c, term::
     }
     PyRef result = body ? PyRef::steal(PyTuple_Pack(3, c->status, c->headers, body.get())) : PyRef();
     if (!result) return asgi_error_reply(ctx, asgi, arena);
-    return asgi_response_reply(result.get(), arena);
+    return asgi_response_reply(ctx, result.get(), arena);
 }
 
 }  // namespace

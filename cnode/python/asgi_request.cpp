@@ -120,7 +120,7 @@ term::Term run_asgi(WorkerContext& ctx, const term::Term& request, term::ByteAre
     if (!bad_result.empty()) return bad_result_reply(arena, bad_result);
     PyRef result = awaitable ? asgi->driver().run(awaitable.get()) : PyRef();
     if (!result) return asgi_error_reply(ctx, *asgi, arena);
-    return asgi_response_reply(result.get(), arena);
+    return asgi_response_reply(ctx, result.get(), arena);
 }
 
 term::Term run_build_scope(WorkerContext&, const term::Term& request, term::ByteArena& arena) {

@@ -3,6 +3,7 @@
 #include "python/asgi_worker.hpp"
 #include "python/compat.hpp"
 #include "python/errors.hpp"
+#include "python/worker_context.hpp"
 
 #include <fmt/format.h>
 
@@ -137,7 +138,16 @@ bool headers_term(PyObject* headers, term::ByteArena& arena, Term& out, std::str
     return true;
 }
 
-bool body_term(PyObject* body, term::ByteArena& arena, Term& out, std::string& error) {
+// Bodies from this size on are referenced where they are, not copied.
+constexpr Py_ssize_t held_body_size = 64 * 1024;
+
+bool body_term(WorkerContext& ctx, PyObject* body, term::ByteArena& arena, Term& out, std::string& error) {
+    if (PyBytes_CheckExact(body) && PyBytes_GET_SIZE(body) >= held_body_size) {
+        // Immutable, and alive until the reply is encoded: no copy needed.
+        ctx.hold(PyRef::borrow(body));
+        out = Term::make_binary(std::string_view(PyBytes_AS_STRING(body), static_cast<std::size_t>(PyBytes_GET_SIZE(body))));
+        return true;
+    }
     std::string bytes;
     if (!append_bytes(body, bytes)) {
         error = fmt::format("body must be bytes, not {}", Py_TYPE(body)->tp_name);
@@ -149,7 +159,7 @@ bool body_term(PyObject* body, term::ByteArena& arena, Term& out, std::string& e
 
 }  // namespace
 
-term::Term asgi_response_reply(PyObject* result, term::ByteArena& arena) {
+term::Term asgi_response_reply(WorkerContext& ctx, PyObject* result, term::ByteArena& arena) {
     std::string error;
     PyRef parts[3];
     bool shaped = is_sequence(result);
@@ -161,7 +171,7 @@ term::Term asgi_response_reply(PyObject* result, term::ByteArena& arena) {
     bool protocol = false;
     if (!status_term(parts[0].get(), response[0], error) ||
         !headers_term(parts[1].get(), arena, response[1], error, protocol) ||
-        !body_term(parts[2].get(), arena, response[2], error))
+        !body_term(ctx, parts[2].get(), arena, response[2], error))
         return protocol ? protocol_error_reply(arena, std::move(error)) : bad_result_reply(arena, error);
     return tuple2(Term::make_atom("ok"), Term::make_tuple(std::move(response)));
 }

@@ -23,7 +23,9 @@ class WorkerContext;
 // Attached only. `result` is what default_asgi_handler or a runner returned:
 // status an int from 100 to 999, headers an iterable (list or tuple) of
 // 2-item lists or tuples of bytes-like objects, body bytes-like.
-term::Term asgi_response_reply(PyObject* result, term::ByteArena& arena);
+// A large bytes body is not copied: the reply points into it, and `ctx`
+// holds it until the reply is encoded (WorkerContext::release_held).
+term::Term asgi_response_reply(WorkerContext& ctx, PyObject* result, term::ByteArena& arena);
 
 // Attached only, with the run's exception set (it is taken).
 term::Term asgi_error_reply(WorkerContext& ctx, AsgiWorker& asgi, term::ByteArena& arena);

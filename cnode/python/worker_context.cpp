@@ -49,6 +49,7 @@ WorkerContext::~WorkerContext() {
 // Attached only. Cached objects must be released while attached, before the
 // thread state goes; deleting the current state also detaches.
 void WorkerContext::delete_thread_state() {
+    held_.clear();
     asgi_.reset();  // first: shutting lifespans down runs app code
     wsgi_state_.reset();
     callables_.clear();
@@ -60,6 +61,12 @@ void WorkerContext::delete_thread_state() {
     PyThreadState_DeleteCurrent();
     thread_state_ = nullptr;
     attached_ = false;
+}
+
+void WorkerContext::release_held() {
+    if (held_.empty()) return;
+    Attached attached(*this);
+    held_.clear();
 }
 
 void WorkerContext::attach() {

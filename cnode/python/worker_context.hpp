@@ -16,6 +16,7 @@
 #include <string_view>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 namespace pycnode::python {
 
@@ -89,6 +90,12 @@ public:
     // cannot be (pyrunner.asgi fails to import).
     AsgiWorker* asgi();
 
+    // Keeps `obj` alive until release_held(): a reply may point into a large
+    // bytes object instead of copying it, until the reply is encoded.
+    void hold(PyRef obj) { held_.push_back(std::move(obj)); }
+    // Detached or attached; attaches briefly if anything is held.
+    void release_held();
+
 private:
     struct StringHash {
         using is_transparent = void;
@@ -105,6 +112,7 @@ private:
     Runtime& runtime_;
     _ts* thread_state_ = nullptr;
     bool attached_ = false;
+    std::vector<PyRef> held_;
 
     InternedNames names_;
     PyRef atom_type_;
