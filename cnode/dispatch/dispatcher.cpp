@@ -39,7 +39,7 @@ Dispatcher::Dispatcher(const Options& options, Stats& stats, pool::WorkerPool& p
     : options_(options), stats_(stats), pool_(pool), python_(python),
       peers_(std::move(peers)) {}
 
-void Dispatcher::on_packet(net::Connection& conn, std::string packet) {
+void Dispatcher::on_packet(net::Connection& conn, net::Packet packet) {
     dist::ControlMessage msg;
     if (auto err = dist::parse_packet(packet, msg); err != term::DecodeError::Ok) {
         log::warning("{}: malformed packet of {} bytes dropped: {}", conn.peer(), packet.size(), term::describe(err));
@@ -77,7 +77,7 @@ void Dispatcher::on_packet(net::Connection& conn, std::string packet) {
     log::info("{}: unknown control message {} ignored", conn.peer(), msg.op);
 }
 
-void Dispatcher::on_reg_send(net::Connection& conn, std::string&& packet, const dist::ControlMessage& msg) {
+void Dispatcher::on_reg_send(net::Connection& conn, net::Packet&& packet, const dist::ControlMessage& msg) {
     const bool to_us = msg.to_name == options_.register_name;
     const bool to_net_kernel = msg.to_name == "net_kernel";
     if (!to_us && !to_net_kernel) {
@@ -96,7 +96,7 @@ void Dispatcher::on_reg_send(net::Connection& conn, std::string&& packet, const 
         on_request(conn, std::move(packet), call);
 }
 
-void Dispatcher::on_request(net::Connection& conn, std::string&& packet, const dist::GenCall& call) {
+void Dispatcher::on_request(net::Connection& conn, net::Packet&& packet, const dist::GenCall& call) {
     std::string_view request = std::string_view(packet).substr(call.request_offset, call.request_size);
     std::string detail;
     const RequestKind* kind = classify(request, detail);

@@ -8,6 +8,7 @@
 #include "app/stats.hpp"
 #include "dist/control.hpp"
 #include "dist/gen_call.hpp"
+#include "net/packet.hpp"
 #include "pool/worker_pool.hpp"
 #include "python/runtime.hpp"
 
@@ -29,12 +30,12 @@ public:
     Dispatcher(const Options& options, Stats& stats, pool::WorkerPool& pool,
                const python::Runtime& python, PeerList peers);
 
-    void on_packet(net::Connection& conn, std::string packet);
+    void on_packet(net::Connection& conn, net::Packet packet);
     void on_oversize(net::Connection& conn, std::string_view prefix, std::uint64_t size);
 
 private:
-    void on_reg_send(net::Connection& conn, std::string&& packet, const dist::ControlMessage& msg);
-    void on_request(net::Connection& conn, std::string&& packet, const dist::GenCall& call);
+    void on_reg_send(net::Connection& conn, net::Packet&& packet, const dist::ControlMessage& msg);
+    void on_request(net::Connection& conn, net::Packet&& packet, const dist::GenCall& call);
     void answer_undecodable(net::Connection& conn, std::string_view packet, const dist::ControlMessage& msg,
                             term::DecodeError err);
     void answer_is_auth(net::Connection& conn, const dist::GenCall& call);

@@ -131,7 +131,7 @@ void Connection::on_tick() {
     queue(std::move(tick));
 }
 
-void Connection::on_packet(std::string packet) {
+void Connection::on_packet(Packet packet) {
     if (!closing_) loop_.dispatcher().on_packet(*this, std::move(packet));
 }
 
@@ -140,6 +140,7 @@ void Connection::on_oversize(std::string_view prefix, std::uint64_t size) {
 }
 
 void Connection::on_read(ssize_t nread) {
+    loop_.replies().consumer_awake();  // an I/O callback: the loop drains replies again before it sleeps
     if (nread < 0) return close(nread == UV_EOF ? "the peer closed it" : uv_strerror(static_cast<int>(nread)));
     if (nread == 0) return;
     last_read_ms_ = uv_now(loop_.uv());

@@ -43,7 +43,7 @@ private:
     struct WriteRequest;
 
     void on_tick() override;
-    void on_packet(std::string packet) override;
+    void on_packet(Packet packet) override;
     void on_oversize(std::string_view prefix, std::uint64_t size) override;
 
     void on_read(ssize_t nread);

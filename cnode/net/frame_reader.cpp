@@ -67,16 +67,14 @@ void FrameReader::start_packet(Sink& sink) {
         prefix_.clear();
         return;
     }
-    // Storage of exactly the packet's size, allocated once: a direct packet
-    // needs all of it as a read target now; a small one is appended to.
-    if (size >= direct_threshold) body_.resize(size);
-    else body_.reserve(size);
+    // Storage of exactly the packet's size, allocated once and not filled:
+    // a direct packet needs all of it as a read target now.
+    body_ = Packet(size);
 }
 
 std::size_t FrameReader::take_body(const char* data, std::size_t n, Sink& sink) {
     auto used = static_cast<std::size_t>(std::min<std::uint64_t>(body_size_ - body_have_, n));
-    if (body_size_ >= direct_threshold) std::memcpy(body_.data() + body_have_, data, used);
-    else body_.append(data, used);
+    std::memcpy(body_.data() + body_have_, data, used);
     body_have_ += used;
     if (body_have_ == body_size_) finish_packet(sink);
     return used;
@@ -100,9 +98,7 @@ std::size_t FrameReader::take_skipped(const char* data, std::size_t n, Sink& sin
 
 void FrameReader::finish_packet(Sink& sink) {
     in_body_ = false;
-    std::string packet = std::move(body_);
-    body_ = std::string();
-    sink.on_packet(std::move(packet));
+    sink.on_packet(std::move(body_));  // leaves body_ empty
 }
 
 }  // namespace pycnode::net

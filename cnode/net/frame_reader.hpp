@@ -4,10 +4,12 @@
 // Pure: it knows nothing of sockets. The owner asks prepare() for room to read
 // into, reads, then calls commit(). Small packets are gathered through a
 // scratch buffer; a packet of 64 KiB or more is read straight into its own
-// storage, so a 10 MiB body is never copied on the loop thread.
+// storage, so a 10 MiB body is never copied (nor zero-filled) on the loop thread.
 // A packet longer than the limit is skipped as it streams by; only its first
 // bytes are kept, so the owner can still tell the caller why it was refused.
 #pragma once
+
+#include "net/packet.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -23,7 +25,7 @@ public:
         virtual ~Sink() = default;
         virtual void on_tick() = 0;
         // `packet` holds the payload (without the length), ownership passes.
-        virtual void on_packet(std::string packet) = 0;
+        virtual void on_packet(Packet packet) = 0;
         // A packet over the limit was skipped; `prefix` is at most prefix_keep bytes of its start.
         virtual void on_oversize(std::string_view prefix, std::uint64_t size) = 0;
     };
@@ -62,7 +64,7 @@ private:
     std::uint64_t body_have_ = 0;
     bool in_body_ = false;
     bool skipping_ = false;        // over the limit: bytes are dropped, prefix_ kept
-    std::string body_;
+    Packet body_;                  // exactly body_size_ bytes, the first body_have_ of them read
     std::string prefix_;
 };
 

@@ -27,16 +27,28 @@ Loop::Loop(const Options& options, Stats& stats)
     loop_.data = this;
     check(uv_async_init(&loop_, &adopt_async_, [](uv_async_t* a) { static_cast<Loop*>(a->loop->data)->adopt_pending(); }),
           "uv_async_init");
-    check(uv_async_init(&loop_, &reply_async_, [](uv_async_t* a) { static_cast<Loop*>(a->loop->data)->deliver_replies(); }),
+    check(uv_async_init(&loop_, &reply_async_,
+                        [](uv_async_t* a) {
+                            auto* self = static_cast<Loop*>(a->loop->data);
+                            self->replies_.consumer_awake();
+                            self->deliver_replies(false);
+                        }),
           "uv_async_init");
+    // libuv runs prepare callbacks last before it blocks for I/O, and every
+    // I/O callback (reply_async_, socket reads) after waking and before the
+    // next prepare: the loop tells the reply queue it is awake in those and
+    // about to sleep in this one. Unref'd: it must not keep uv_run going.
+    check(uv_prepare_init(&loop_, &before_sleep_), "uv_prepare_init");
+    uv_unref(as_handle(&before_sleep_));
     check(uv_timer_init(&loop_, &tick_timer_), "uv_timer_init");
     check(uv_signal_init(&loop_, &sigint_), "uv_signal_init");
     check(uv_signal_init(&loop_, &sigterm_), "uv_signal_init");
 }
 
 Loop::~Loop() {
-    // Workers are joined by now, so nobody can signal reply_async_ any more.
-    if (!uv_is_closing(as_handle(&reply_async_))) uv_close(as_handle(&reply_async_), nullptr);
+    // Workers are joined by now, so nobody can post a reply any more.
+    for (uv_handle_t* h : {as_handle(&reply_async_), as_handle(&before_sleep_)})
+        if (!uv_is_closing(h)) uv_close(h, nullptr);
     uv_run(&loop_, UV_RUN_DEFAULT);
     uv_loop_close(&loop_);
     for (auto& [fd, peer] : adopt_queue_) ::close(fd);
@@ -67,6 +79,9 @@ void Loop::run(dispatch::Dispatcher& dispatcher, std::function<void()> on_stop) 
     std::uint64_t tick_ms = std::max<std::uint64_t>(options_.net_ticktime * 1000ull / 4, 100);
     uv_timer_start(&tick_timer_, [](uv_timer_t* t) { static_cast<Loop*>(t->loop->data)->check_connections(); },
                    tick_ms / 2, tick_ms / 2);
+    check(uv_prepare_start(&before_sleep_,
+                           [](uv_prepare_t* p) { static_cast<Loop*>(p->loop->data)->deliver_replies(true); }),
+          "uv_prepare_start");
     uv_run(&loop_, UV_RUN_DEFAULT);
 }
 
@@ -84,7 +99,7 @@ void Loop::stop() {
     uv_close(as_handle(&sigint_), nullptr);
     uv_close(as_handle(&sigterm_), nullptr);
     // Workers may still post replies until they are joined: keep that door
-    // open but let uv_run return without it.
+    // (reply_async_ and before_sleep_) open but let uv_run return without it.
     uv_unref(as_handle(&reply_async_));
 }
 
@@ -113,8 +128,11 @@ void Loop::adopt_pending() {
     }
 }
 
-void Loop::deliver_replies() {
-    replies_.drain(reply_batch_);
+// before_sleep: called by the prepare handle, the last thing before the loop
+// blocks. Nothing from here to the block may call consumer_awake().
+void Loop::deliver_replies(bool before_sleep) {
+    if (before_sleep) replies_.drain_before_sleep(reply_batch_);
+    else replies_.drain(reply_batch_);
     std::vector<Connection*> touched;
     for (auto& reply : reply_batch_) {
         auto it = connections_.find(reply.connection_id);

@@ -2,7 +2,8 @@
 //
 // Other threads reach it only through two doors, each a locked hand-off plus
 // uv_async_send: the acceptor adopts new sockets, and the workers post
-// replies. Nothing here touches Python.
+// replies (waking the loop only when it may be asleep, see reply_queue.hpp).
+// Nothing here touches Python.
 #pragma once
 
 #include "app/options.hpp"
@@ -51,7 +52,7 @@ public:
 
 private:
     void adopt_pending();
-    void deliver_replies();
+    void deliver_replies(bool before_sleep);
     void check_connections();
 
     const Options& options_;
@@ -59,6 +60,7 @@ private:
     uv_loop_t loop_{};
     uv_async_t adopt_async_{};
     uv_async_t reply_async_{};
+    uv_prepare_t before_sleep_{};  // the last callback before the loop blocks: drains replies
     uv_timer_t tick_timer_{};
     uv_signal_t sigint_{};
     uv_signal_t sigterm_{};

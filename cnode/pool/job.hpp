@@ -1,8 +1,7 @@
 // What travels between the loop thread and the Python workers.
 //
 // A Job owns the packet its request arrived in; the decoded request term
-// views those bytes, so they are never copied. Spans are offsets, not views,
-// because moving a std::string may move short contents.
+// views those bytes, so they are never copied. Spans are offsets into it.
 #pragma once
 
 #include <chrono>
@@ -10,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "net/packet.hpp"
 #include "term/term.hpp"
 
 namespace pycnode::python {
@@ -21,7 +21,7 @@ namespace pycnode::pool {
 struct Span {
     std::uint32_t offset = 0;
     std::uint32_t size = 0;
-    std::string_view in(const std::string& s) const { return std::string_view(s).substr(offset, size); }
+    std::string_view in(std::string_view s) const { return s.substr(offset, size); }
 };
 
 // Runs one request on a worker and returns its reply ({ok, _} | {error, _}),
@@ -32,7 +32,7 @@ using WorkerHandler = term::Term (*)(python::WorkerContext& ctx, const term::Ter
 struct Job {
     std::uint64_t connection_id = 0;
     WorkerHandler handler = nullptr;
-    std::string packet;  // the whole distribution packet the request came in
+    net::Packet packet;  // the whole distribution packet the request came in
     Span request;        // the request term (external format, no 131)
     Span reply_to;       // the caller's pid (external format)
     Span tag;            // the gen_server tag, re-sent exactly as received

@@ -24,11 +24,8 @@ struct Event {
 class Recorder : public FrameReader::Sink {
 public:
     void on_tick() override { events.push_back({Event::Tick, {}, 0}); }
-    void on_packet(std::string packet) override {
-        // Storage sized for the packet, not for the read that brought it.
-        CHECK(packet.capacity() < 2 * packet.size() + 32);
-        std::uint64_t size = packet.size();
-        events.push_back({Event::Packet, std::move(packet), size});
+    void on_packet(pycnode::net::Packet packet) override {
+        events.push_back({Event::Packet, std::string(std::string_view(packet)), packet.size()});
     }
     void on_oversize(std::string_view prefix, std::uint64_t size) override {
         events.push_back({Event::Oversize, std::string(prefix), size});

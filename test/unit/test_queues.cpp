@@ -9,7 +9,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <numeric>
+#include <random>
 #include <thread>
 #include <vector>
 
@@ -112,6 +116,108 @@ TEST_CASE("ReplyQueue loses nothing with many producers and a draining consumer"
     std::iota(expected.begin(), expected.end(), 0);
     CHECK(got == expected);
     CHECK(wakes.load() >= 1);
+}
+
+TEST_CASE("ReplyQueue does not wake an awake consumer, and wakes it once it is going to sleep") {
+    int wakes = 0;
+    ReplyQueue<int> q([&] { ++wakes; });
+    std::vector<int> out;
+    q.consumer_awake();
+    q.push(1);
+    q.push(2);
+    CHECK(wakes == 0);
+    q.drain(out);
+    CHECK(out == std::vector<int>{1, 2});
+    q.push(3);
+    CHECK(wakes == 0);
+    q.drain_before_sleep(out);  // takes what came while it was awake
+    CHECK(out == std::vector<int>{3});
+    q.push(4);
+    q.push(5);
+    CHECK(wakes == 1);  // asleep: the first push wakes it, the next rides along
+    q.consumer_awake();
+    q.drain(out);
+    CHECK(out == std::vector<int>{4, 5});
+    q.push(6);
+    CHECK(wakes == 1);
+}
+
+// The consumer runs like the loop thread: awake (drains at will), then
+// drain_before_sleep() and a sleep that only a wake-up (or the test's
+// deadline) ends. A wake-up is sticky like an eventfd: one sent while the
+// consumer is awake ends its next sleep at once. Once every producer has
+// returned from its last push, a consumer that sleeps past a timeout with no
+// wake-up pending while items are missing has been left with a stranded one.
+TEST_CASE("ReplyQueue never leaves an item queued while its consumer sleeps") {
+    constexpr int producers = 4;
+    constexpr int per_producer = 20000;
+    constexpr int total = producers * per_producer;
+    std::mutex m;
+    std::condition_variable cv;
+    bool woken = false;  // under m
+    std::atomic<int> wakes{0};
+    ReplyQueue<int> q([&] {
+        wakes.fetch_add(1);
+        {
+            std::lock_guard lock(m);
+            woken = true;
+        }
+        cv.notify_one();
+    });
+    std::atomic<bool> all_pushed{false};
+    bool stranded = false;
+    int sleeps = 0;
+    std::vector<int> got;
+    got.reserve(total);
+    std::thread consumer([&] {
+        std::vector<int> batch;
+        std::mt19937 rng(1);
+        auto take = [&] { got.insert(got.end(), batch.begin(), batch.end()); };
+        while (true) {
+            q.consumer_awake();
+            for (unsigned i = rng() % 4; i > 0; --i) {  // busy for a while
+                if (rng() % 2) {
+                    q.drain(batch);
+                    take();
+                }
+                for (unsigned spin = rng() % 50; spin > 0; --spin) std::this_thread::yield();
+            }
+            q.drain_before_sleep(batch);
+            take();
+            if (got.size() == total) return;
+            ++sleeps;
+            std::unique_lock lock(m);
+            while (!woken) {
+                if (cv.wait_for(lock, std::chrono::milliseconds(200)) == std::cv_status::timeout && !woken &&
+                    all_pushed.load()) {
+                    stranded = true;
+                    return;
+                }
+            }
+            woken = false;
+        }
+    });
+    std::vector<std::thread> threads;
+    for (int p = 0; p < producers; ++p)
+        threads.emplace_back([&, p] {
+            std::mt19937 rng(100 + p);
+            for (int i = 0; i < per_producer; ++i) {
+                q.push(p * per_producer + i);
+                if (rng() % 16 == 0) std::this_thread::sleep_for(std::chrono::microseconds(rng() % 20));
+            }
+        });
+    for (auto& t : threads) t.join();
+    all_pushed.store(true);
+    consumer.join();
+    REQUIRE_FALSE(stranded);
+    REQUIRE(got.size() == static_cast<std::size_t>(total));
+    std::sort(got.begin(), got.end());
+    std::vector<int> expected(got.size());
+    std::iota(expected.begin(), expected.end(), 0);
+    CHECK(got == expected);
+    // The consumer really slept and was really woken, many times.
+    CHECK(sleeps > 10);
+    CHECK(wakes.load() > 10);
 }
 
 TEST_CASE("Stats counters add up when every thread counts at once") {
