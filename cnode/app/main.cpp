@@ -4,6 +4,7 @@
 // any other thread exists), then the node's identity and epmd registration,
 // then the loop, the workers and finally the acceptor, so that nothing is
 // accepted before it can be served. Shutdown runs the same steps backwards.
+#include "app/allocator.hpp"
 #include "app/log.hpp"
 #include "app/options.hpp"
 #include "app/stats.hpp"
@@ -55,6 +56,7 @@ int main(int argc, char** argv) {
     pycnode::log::set_level(options.log_level);
     // A peer that vanishes mid-write must cost an error code, not the process.
     std::signal(SIGPIPE, SIG_IGN);
+    pycnode::tune_allocator();  // before any thread starts
     try {
         return serve(options);
     } catch (const std::exception& e) {
