@@ -4,7 +4,7 @@
 BUILD ?= build
 MESON_FLAGS ?=
 
-.PHONY: all deps build native erl run test unit integration clean build-ft test-ft
+.PHONY: all deps build native erl run test unit integration clean build-ft test-ft bench bench-smoke
 
 all: build
 
@@ -42,6 +42,15 @@ build-ft: deps erl
 	test -f build-ft/build.ninja || meson setup build-ft $(MESON_FLAGS) \
 	    -Dpkg_config_path=$(FT_PREFIX)/lib/pkgconfig -Dpython_embed=python-3.13t-embed
 	ninja -C build-ft
+
+# Benchmarks (not part of `make test`): bench/run.sh, knobs BENCH_* there;
+# results in bench-results/ (results.md, results.json, results.png).
+bench: build
+	@BENCH_BINARY=$${BENCH_BINARY:-$(BUILD)/pycnode} bash bench/run.sh
+
+# Every scenario once, briefly: fails if one serves nothing or errs (for CI).
+bench-smoke: build
+	@BENCH_SMOKE=1 BENCH_BINARY=$${BENCH_BINARY:-$(BUILD)/pycnode} bash bench/run.sh
 
 clean:
 	rm -rf $(BUILD) build-ft erl/ebin/*.beam erl/ebin/*.app

@@ -7,7 +7,8 @@
 -type target() :: {atom(), node()}.
 -type result() :: #{concurrency := pos_integer(), requests := non_neg_integer(),
                     errors := non_neg_integer(), rps := float(),
-                    p50 := number(), p90 := number(), p99 := number(), max := number()}.
+                    p50 := number(), p90 := number(), p99 := number(), max := number(),
+                    atom() => term()}.  % and what the sampler returned
 
 %% @doc Runs `Concurrency' callers of `Request' against `Target' for `DurationMs'.
 -spec run(target(), term(), pos_integer(), pos_integer()) -> result().
@@ -15,7 +16,11 @@ run(Target, Request, Concurrency, DurationMs) ->
     run(Target, Request, Concurrency, DurationMs, #{}).
 
 %% @doc As run/4; options: warmup_ms (default 1000), timeout (default 10000),
-%% check (a fun that returns true for a good reply; default: not {error, _}).
+%% check (a fun that returns true for a good reply; default: not {error, _}),
+%% sampler (a fun called as the measured window opens, after the warm-up; it
+%% returns a fun called as the window closes, whose map is merged into the
+%% result: how CPU and memory of the server are sampled over exactly the
+%% window the figures come from).
 -spec run(target(), term(), pos_integer(), pos_integer(), map()) -> result().
 run(Target, Request, Concurrency, DurationMs, Opts) ->
     Warmup = maps:get(warmup_ms, Opts, 1000),
@@ -25,16 +30,25 @@ run(Target, Request, Concurrency, DurationMs, Opts) ->
     Now = erlang:monotonic_time(millisecond),
     MeasureFrom = Now + Warmup,
     Until = MeasureFrom + DurationMs,
+    Sampler = maps:get(sampler, Opts, fun() -> fun() -> #{} end end),
     Pids = [spawn_link(fun() -> caller(Self, Target, Request, Timeout, Check, MeasureFrom, Until) end)
             || _ <- lists:seq(1, Concurrency)],
+    sleep_until(MeasureFrom),
+    Stop = Sampler(),
+    sleep_until(Until),
+    Sampled = Stop(),
     Results = [receive {done, P, Lat, Err} -> {Lat, Err} end || P <- Pids],
     Latencies = lists:sort(lists:append([L || {L, _} <- Results])),
     Errors = lists:sum([E || {_, E} <- Results]),
     N = length(Latencies),
-    #{concurrency => Concurrency, requests => N, errors => Errors,
-      rps => N * 1000 / DurationMs,
-      p50 => percentile(Latencies, N, 0.50), p90 => percentile(Latencies, N, 0.90),
-      p99 => percentile(Latencies, N, 0.99), max => percentile(Latencies, N, 1.0)}.
+    Sampled#{concurrency => Concurrency, requests => N, errors => Errors,
+              rps => N * 1000 / DurationMs,
+              p50 => percentile(Latencies, N, 0.50), p90 => percentile(Latencies, N, 0.90),
+              p99 => percentile(Latencies, N, 0.99), max => percentile(Latencies, N, 1.0)}.
+
+%% The callers' {done, ...} messages wait in the mailbox meanwhile.
+sleep_until(T) ->
+    receive after max(0, T - erlang:monotonic_time(millisecond)) -> ok end.
 
 caller(Parent, Target, Request, Timeout, Check, MeasureFrom, Until) ->
     {Latencies, Errors} = loop(Target, Request, Timeout, Check, MeasureFrom, Until, [], 0),

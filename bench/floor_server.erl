@@ -1,0 +1,20 @@
+%% @doc The floor of `make bench': a plain gen_server that answers `ping'
+%% with `pong', run on its own Erlang node, so the same gen_server:call over
+%% distribution can be timed against an Erlang peer instead of pycnode.
+-module(floor_server).
+-behaviour(gen_server).
+-export([start/0]).
+-export([init/1, handle_call/3, handle_cast/2]).
+
+%% @doc Starts the server registered as `floor_server' (not linked: the
+%% `erl -eval' process that starts it exits right after).
+start() ->
+    {ok, _} = gen_server:start({local, ?MODULE}, ?MODULE, [], []),
+    ok.
+
+init([]) -> {ok, nostate}.
+
+handle_call(ping, _From, State) -> {reply, pong, State};
+handle_call(_Other, _From, State) -> {reply, {error, unknown_request}, State}.
+
+handle_cast(_Msg, State) -> {noreply, State}.

@@ -1,0 +1,317 @@
+"""The last step of `make bench` (bench/run.sh): merges the parts written by
+bench/pyc_bench.erl (pyc.json) and bench/http_servers.py (http.json) into
+results.json, results.md and results.png, and exits non-zero when a scenario
+served nothing, had errors, or is missing.
+
+    /usr/bin/python3 bench/report.py --parts DIR --out DIR --binary PATH \
+        --knobs key=value ...
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+
+SCENARIOS = {  # id: label, in table order
+    "ping": "ping (no Python)",
+    "call_add": "call add(1, 2)",
+    "asgi_hello": "ASGI hello",
+    "asgi_hello_via_call": "ASGI hello via generic call (event loop)",
+    "asgi_hello_via_call_bare": "ASGI hello via generic call, no event loop (hello-only)",
+    "wsgi_hello": "WSGI hello",
+    "starlette_json": "Starlette JSON",
+    "flask_json": "Flask JSON",
+    "echo_64k": "ASGI echo 64 KiB",
+    "echo_1m": "ASGI echo 1 MiB",
+}
+SERVERS = {"erlang": "Erlang gen_server", "pycnode": "pycnode",
+           "uvicorn": "uvicorn (uvloop, httptools)", "gunicorn": "gunicorn (sync)"}
+MIB = 1024 * 1024
+
+
+# ---- reading and deriving -------------------------------------------------
+
+def load(parts):
+    merged = {"meta": {}, "results": []}
+    for name in ("pyc.json", "http.json"):
+        path = os.path.join(parts, name)
+        if os.path.exists(path):
+            with open(path) as f:
+                part = json.load(f)
+            merged["meta"][name.split(".")[0]] = part["meta"]
+            merged["results"] += part["results"]
+    for r in merged["results"]:  # the figures every table and ratio uses
+        r["cpu_us_per_req"] = r["cpu_s"] * 1e6 / r["requests"] if r["requests"] else None
+        r["body_mib_s"] = r["body_bytes"] * r["rps"] / MIB if r["body_bytes"] else None
+    order = list(SCENARIOS)
+    merged["results"].sort(key=lambda r: (order.index(r["scenario"]), list(SERVERS).index(r["server"]),
+                                          r["concurrency"]))
+    return merged
+
+
+def machine(started, binary, pyc_meta, http_meta, knobs):
+    def cmd(*args):
+        try:
+            return subprocess.run(args, capture_output=True, text=True).stdout.strip()
+        except OSError:
+            return ""
+    model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
+                  if line.startswith("model name")), platform.processor())
+    return {"date": started or datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "cpu_model": model, "cores": os.cpu_count(), "kernel": platform.release(),
+            "otp_release": pyc_meta.get("otp_release"), "erts_version": pyc_meta.get("erts_version"),
+            "python": sys.version.split()[0] + " (" + sys.executable + ")",
+            "pycnode_binary": binary, "pycnode_python": pyc_meta.get("pycnode", {}),
+            "git_commit": cmd("git", "rev-parse", "--short", "HEAD")
+                          + (" (with local changes)" if cmd("git", "status", "--porcelain") else ""),
+            "uvicorn": http_meta.get("uvicorn"), "gunicorn": http_meta.get("gunicorn"),
+            "wrk": http_meta.get("wrk"), "knobs": knobs}
+
+
+def find(results, scenario, server, n):
+    return next((r for r in results if (r["scenario"], r["server"], r["concurrency"]) == (scenario, server, n)),
+                None)
+
+
+def problems(results, concurrency):
+    """Why the run is not good: missing rows, rows with no success, errors."""
+    expected = [("ping", "erlang")] + [(s, "pycnode") for s in SCENARIOS] + [
+        ("asgi_hello", "uvicorn"), ("starlette_json", "uvicorn"),
+        ("wsgi_hello", "gunicorn"), ("flask_json", "gunicorn")]
+    found = []
+    for scenario, server in expected:
+        for n in concurrency:
+            r = find(results, scenario, server, n)
+            where = f"{scenario} on {server} at N={n}"
+            if r is None:
+                found.append(f"{where}: not measured")
+            elif r["requests"] == 0:
+                found.append(f"{where}: no successful request")
+            elif r["errors"]:
+                found.append(f"{where}: {r['errors']} errors")
+    return found
+
+
+# ---- Markdown ---------------------------------------------------------------
+
+def ms(us):
+    return f"{us / 1000:.3f}"
+
+
+def num(x, fmt="{:,.0f}", missing="n/a"):
+    return missing if x is None else fmt.format(x)
+
+
+def ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+def results_table(results):
+    lines = ["| scenario | server | N | req/s | p50 ms | p90 ms | p99 ms | max ms | errors "
+             "| CPU us/req | peak RSS MiB | body MiB/s per direction |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for r in results:
+        lines.append(f"| {SCENARIOS[r['scenario']]} | {SERVERS[r['server']]} | {r['concurrency']} "
+                     f"| {r['rps']:,.0f} | {ms(r['p50_us'])} | {ms(r['p90_us'])} | {ms(r['p99_us'])} "
+                     f"| {ms(r['max_us'])} | {r['errors']} | {num(r['cpu_us_per_req'], '{:.1f}')} "
+                     f"| {r['peak_rss_kib'] / 1024:.1f} | {num(r['body_mib_s'], missing='')} |")
+    return lines
+
+
+def ratio_tables(results, concurrency, head):
+    def rps(s, server, n):
+        r = find(results, s, server, n)
+        return r and r["rps"]
+
+    def cpu(s, server, n):
+        r = find(results, s, server, n)
+        return r and r["cpu_us_per_req"]
+
+    def bold(n, text):
+        return f"**{text}**" if n == head else text
+
+    out = ["### ASGI hello against the Erlang floor (req/s)", "",
+           "| N | pycnode ASGI hello | Erlang gen_server ping | ratio |", "| ---: | ---: | ---: | ---: |"]
+    for n in concurrency:
+        a, f = rps("asgi_hello", "pycnode", n), rps("ping", "erlang", n)
+        out.append(f"| {bold(n, n)} | {num(a)} | {num(f)} | {bold(n, num(ratio(a, f), '{:.2f}x'))} |")
+    out += ["", "### Specialised ASGI request against the generic call path", "",
+            "The generic call runs the app on a per-thread asyncio loop (`run_until_complete`), which any "
+            "ASGI app needs; the bare variant drives the coroutine by hand and works only for apps that "
+            "never await I/O (shown as the cheapest a generic call could be).", "",
+            "| N | `{asgi, ...}` req/s | `{call, ...}` req/s | ratio | bare `{call, ...}` req/s | ratio "
+            "| CPU us/req asgi | CPU us/req call | CPU us/req bare call |",
+            "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for n in concurrency:
+        a, g = rps("asgi_hello", "pycnode", n), rps("asgi_hello_via_call", "pycnode", n)
+        b = rps("asgi_hello_via_call_bare", "pycnode", n)
+        out.append(f"| {bold(n, n)} | {num(a)} | {num(g)} | {bold(n, num(ratio(a, g), '{:.2f}x'))} "
+                   f"| {num(b)} | {num(ratio(a, b), '{:.2f}x')} "
+                   f"| {num(cpu('asgi_hello', 'pycnode', n), '{:.1f}')} "
+                   f"| {num(cpu('asgi_hello_via_call', 'pycnode', n), '{:.1f}')} "
+                   f"| {num(cpu('asgi_hello_via_call_bare', 'pycnode', n), '{:.1f}')} |")
+    out += ["", "### pycnode against uvicorn and gunicorn (same app code)", "",
+            "| app | other server | N | req/s pycnode | req/s other | ratio | CPU us/req pycnode "
+            "| CPU us/req other | CPU ratio |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for s, other in [("asgi_hello", "uvicorn"), ("starlette_json", "uvicorn"),
+                     ("wsgi_hello", "gunicorn"), ("flask_json", "gunicorn")]:
+        for n in concurrency:
+            p, o = rps(s, "pycnode", n), rps(s, other, n)
+            pc, oc = cpu(s, "pycnode", n), cpu(s, other, n)
+            out.append(f"| {SCENARIOS[s]} | {SERVERS[other]} | {bold(n, n)} | {num(p)} | {num(o)} "
+                       f"| {num(ratio(p, o), '{:.2f}x')} | {num(pc, '{:.1f}')} | {num(oc, '{:.1f}')} "
+                       f"| {num(ratio(pc, oc), '{:.2f}x')} |")
+    return out
+
+
+def targets(results, head):
+    """(target, measured, met) rows, all at N = head."""
+    def get(s, server, key):
+        r = find(results, s, server, head)
+        return r and r[key]
+
+    def row(text, value, shown, ok):
+        return (text, "n/a" if value is None else shown, value is not None and ok(value))
+
+    floor = ratio(get("asgi_hello", "pycnode", "rps"), get("ping", "erlang", "rps"))
+    cpu = get("asgi_hello", "pycnode", "cpu_us_per_req")
+    cpu_vs = ratio(cpu, get("asgi_hello", "uvicorn", "cpu_us_per_req"))
+    spec = ratio(get("asgi_hello", "pycnode", "rps"), get("asgi_hello_via_call", "pycnode", "rps"))
+    p99 = get("asgi_hello", "pycnode", "p99_us")
+    big = get("echo_1m", "pycnode", "body_mib_s")
+    return [
+        row(f"ASGI hello req/s at N={head} >= 0.9x the Erlang gen_server floor", floor,
+            f"{floor or 0:.2f}x", lambda v: v >= 0.9),
+        row("pycnode CPU per ASGI hello request <= 0.7x uvicorn's", cpu_vs,
+            f"{cpu_vs or 0:.2f}x", lambda v: v <= 0.7),
+        row("pycnode CPU per ASGI hello request <= 15 us", cpu, f"{cpu or 0:.1f} us", lambda v: v <= 15),
+        row("specialised ASGI >= 2x the generic call path (req/s)", spec, f"{spec or 0:.2f}x",
+            lambda v: v >= 2),
+        row(f"ASGI hello p99 at {head} callers <= 5 ms", p99, f"{(p99 or 0) / 1000:.3f} ms",
+            lambda v: v <= 5000),
+        row("1 MiB bodies >= 1024 MiB/s per direction", big, f"{big or 0:,.0f} MiB/s",
+            lambda v: v >= 1024),
+    ]
+
+
+def markdown(merged, head):
+    m, results = merged["machine"], merged["results"]
+    py = m["pycnode_python"]
+    concurrency = sorted({r["concurrency"] for r in results})
+    lines = ["# pycnode benchmark", "",
+             f"{m['date']}, {m['cpu_model']}, {m['cores']} cores, Linux {m['kernel']}, "
+             f"OTP {m['otp_release']} (erts {m['erts_version']}), Python {m['python']}; "
+             f"pycnode `{m['pycnode_binary']}` (commit {m['git_commit']}): Python "
+             f"{py.get('python_version')}, free-threaded {py.get('free_threaded')}, "
+             f"GIL {py.get('gil_enabled')}, {py.get('workers')} workers; uvicorn {m['uvicorn']}, "
+             f"gunicorn {m['gunicorn']}, {m['wrk']}.", "",
+             "Knobs: " + ", ".join(f"{k}={v}" for k, v in m["knobs"].items()) + ".", "",
+             "Erlang rows: N caller processes on one Erlang node, each making one "
+             "`gen_server:call` at a time; HTTP rows: `wrk -t1 -cN`, N keep-alive connections "
+             "(gunicorn's sync worker closes each one after its response). The client shares the "
+             "machine with the server. CPU us/req is the server's user+system CPU over the "
+             "measured window (pycnode: all its threads; the floor: the gen_server's node; "
+             "gunicorn: master + worker) divided by the requests served in it; peak RSS is VmHWM "
+             "over the same window (gunicorn: the sum over its processes). The Erlang nodes run "
+             "with `+sbwt none +sbwtdcpu none +sbwtdio none` (no scheduler busy-waiting), so "
+             "the driver does not take CPU from the server under test. "
+             "ASGI echo: each request carries the body both ways (request body in, the same "
+             "bytes back), so MiB/s is per direction: body size x req/s.", "",
+             "## Results", ""]
+    lines += results_table(results)
+    lines += ["", f"## Ratios (N = {head} in bold)", ""]
+    lines += ratio_tables(results, concurrency, head)
+    lines += ["", f"## Targets (at N = {head})", "", "| target | measured | |", "| --- | ---: | --- |"]
+    lines += [f"| {t} | {v} | {'met' if ok else '**not met**'} |" for t, v, ok in merged["targets"]]
+    if merged["problems"]:
+        lines += ["", "## Problems", ""] + [f"- {p}" for p in merged["problems"]]
+    return "\n".join(lines) + "\n"
+
+
+# ---- the plot -----------------------------------------------------------------
+
+def plot(results, head, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    # Colour: the app; line and marker: the server (the floor in black).
+    styles = {"pycnode": ("-", "o"), "erlang": (":", "s"), "uvicorn": ("--", "^"), "gunicorn": ("-.", "v")}
+    colours = dict(zip(SCENARIOS, plt.get_cmap("tab10").colors))
+    series = sorted({(r["scenario"], r["server"]) for r in results},
+                    key=lambda k: (list(SCENARIOS).index(k[0]), list(SERVERS).index(k[1])))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(15, 8.5))
+    for s, server in series:
+        rows = [r for r in results if (r["scenario"], r["server"]) == (s, server)]
+        line, marker = styles[server]
+        left.plot([r["concurrency"] for r in rows], [r["rps"] for r in rows], line, marker=marker,
+                  color="black" if server == "erlang" else colours[s],
+                  label=f"{SCENARIOS[s]} / {SERVERS[server]}")
+    left.set_xscale("log", base=2)
+    concurrency = sorted({r["concurrency"] for r in results})
+    left.set_xticks(concurrency, [str(n) for n in concurrency])
+    left.set_yscale("log")
+    left.set_xlabel("concurrency N (callers or connections)")
+    left.set_ylabel("requests/s")
+    left.set_title("Throughput against concurrency")
+    left.grid(True, which="both", alpha=0.3)
+    left.legend(fontsize=7, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.1))
+
+    at_head = [find(results, s, server, head) for s, server in series]
+    at_head = [r for r in at_head if r]
+    names = [f"{SCENARIOS[r['scenario']]} / {SERVERS[r['server']]}" for r in at_head]
+    ys = range(len(at_head))
+    right.barh([y + 0.2 for y in ys], [r["p50_us"] / 1000 for r in at_head], 0.4, label="p50")
+    right.barh([y - 0.2 for y in ys], [r["p99_us"] / 1000 for r in at_head], 0.4, label="p99")
+    right.set_yticks(list(ys))
+    right.set_yticklabels(names, fontsize=7)
+    right.invert_yaxis()
+    right.set_xscale("log")
+    right.set_xlabel("latency, ms (log scale)")
+    right.set_title(f"Latency at N = {head}")
+    right.grid(True, axis="x", which="both", alpha=0.3)
+    right.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--parts", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--binary", required=True)
+    p.add_argument("--started", help="when the run started (default: now)")
+    p.add_argument("--knobs", nargs="*", default=[])
+    args = p.parse_args()
+    merged = load(args.parts)
+    knobs = dict(k.split("=", 1) for k in args.knobs)
+    concurrency = [int(c) for c in knobs.get("concurrency", "").split()] or \
+        sorted({r["concurrency"] for r in merged["results"]})
+    # The headline concurrency of the ratios and targets: 64 when measured.
+    head = 64 if 64 in concurrency else max(concurrency)
+    merged["machine"] = machine(args.started, args.binary, merged["meta"].get("pyc", {}),
+                                merged["meta"].get("http", {}), knobs)
+    merged["targets"] = [{"target": t, "measured": v, "met": ok} for t, v, ok in
+                         targets(merged["results"], head)]
+    merged["problems"] = problems(merged["results"], concurrency)
+    del merged["meta"]  # folded into machine
+    with open(os.path.join(args.out, "results.json"), "w") as f:
+        json.dump(merged, f, indent=1)
+    merged["targets"] = [(t["target"], t["measured"], t["met"]) for t in merged["targets"]]
+    text = markdown(merged, head)
+    with open(os.path.join(args.out, "results.md"), "w") as f:
+        f.write(text)
+    plot(merged["results"], head, os.path.join(args.out, "results.png"))
+    print(text[text.index("## Ratios"):])  # the ratios and targets, as in results.md
+    print(f"bench: wrote {args.out}/results.json, results.md, results.png", file=sys.stderr)
+    if merged["problems"]:
+        print("bench: FAILED:\n  " + "\n  ".join(merged["problems"]), file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
