@@ -100,6 +100,14 @@ void Dispatcher::on_request(net::Connection& conn, net::Packet&& packet, const d
     std::string_view request = std::string_view(packet).substr(call.request_offset, call.request_size);
     std::string detail;
     const RequestKind* kind = classify(request, detail);
+    // The loop does not walk a worker's request (the worker decodes it and
+    // answers an undecodable one); it checks only what it answers itself.
+    term::DecodeError err = kind && !kind->on_loop ? term::DecodeError::Ok : term::TermReader::check_whole(request);
+    if (err != term::DecodeError::Ok) {
+        log::warning("{}: undecodable request: {}", conn.peer(), term::describe(err));
+        kind = nullptr;
+        detail = std::string("undecodable request: ") + term::describe(err);
+    }
     if (!kind) {
         stats_.answered(true);
         reply(conn, call, bad_request(detail));

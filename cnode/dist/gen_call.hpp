@@ -21,10 +21,12 @@ struct GenCall {
     std::size_t request_size = 0;
 };
 
-// Parses the message at `message_offset` of `packet` (after its 131 byte).
-// A message that is not a well-formed '$gen_call' (From not a pid included)
-// returns WrongType or the decoder's error; bytes after the message are
-// BadValue. Nothing is read out of bounds.
+// Parses the envelope of the message at `message_offset` of `packet` (after
+// its 131 byte): {'$gen_call', {From, Tag}, Request}. An envelope that is
+// not well formed (From not a pid included) returns WrongType or the
+// decoder's error. The Request is located, not checked: it is the rest of
+// the packet, and whoever decodes it must check that it is exactly one
+// well-formed term (term::read_whole). Nothing is read out of bounds.
 term::DecodeError parse_gen_call(std::string_view packet, std::size_t message_offset, GenCall& out);
 
 // Appends the complete reply packet: length, 'p', 131 {2,'',From}, 131 {Tag, Reply}.

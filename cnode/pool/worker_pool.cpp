@@ -25,9 +25,8 @@ bool is_error_reply(const term::Term& reply) {
 Reply run_job(python::WorkerContext& ctx, const Job& job, bool& is_error) {
     term::ByteArena arena;
     term::Term request;
-    term::TermReader reader(job.request.in(job.packet));
     term::Term reply;
-    if (auto err = reader.read_term(request); err != term::DecodeError::Ok)
+    if (auto err = term::TermReader::read_whole(job.request.in(job.packet), request); err != term::DecodeError::Ok)
         reply = bad_request(arena, std::string("undecodable request: ") + term::describe(err));
     else
         reply = job.handler(ctx, request, arena);

@@ -70,6 +70,19 @@ public:
     // On error the position is unchanged and `out` is unspecified.
     DecodeError read_term(Term& out);
 
+    // `data` as exactly one term, as a gen_call's Request must be (it is the
+    // rest of its packet): bytes after it are BadValue.
+    static DecodeError read_whole(std::string_view data, Term& out) {
+        TermReader r(data);
+        DecodeError err = r.read_term(out);
+        return err != DecodeError::Ok ? err : r.at_end() ? DecodeError::Ok : DecodeError::BadValue;
+    }
+    static DecodeError check_whole(std::string_view data) {
+        TermReader r(data);
+        DecodeError err = r.skip();
+        return err != DecodeError::Ok ? err : r.at_end() ? DecodeError::Ok : DecodeError::BadValue;
+    }
+
 private:
     // The decoding itself works on a copy of the cursor (term_reader.cpp)
     // that is committed only on success.

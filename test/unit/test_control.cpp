@@ -73,9 +73,11 @@ TEST_CASE("net_adm:ping's REG_SEND and its gen_call") {
     CHECK(std::string_view(p).substr(call.request_offset, call.request_size) == request);
     CHECK(call.request_offset + call.request_size == p.size());
 
-    SUBCASE("every strict prefix is Truncated") {
-        // parse_packet only locates the message; parse_gen_call reads it.
+    SUBCASE("every strict prefix is Truncated, by the envelope or by the Request's decoder") {
+        // parse_packet only locates the message; parse_gen_call reads the
+        // envelope and locates the Request, which its decoder checks.
         const std::size_t message_offset = control.message_offset;
+        const std::size_t request_offset = call.request_offset;
         for (std::size_t size = 0; size < p.size(); ++size) {
             CAPTURE(size);
             std::string_view prefix = std::string_view(p).substr(0, size);
@@ -84,7 +86,16 @@ TEST_CASE("net_adm:ping's REG_SEND and its gen_call") {
                 continue;
             }
             CHECK(parse_packet(prefix, control) == DecodeError::Ok);
-            CHECK(parse_gen_call(prefix, message_offset, call) == DecodeError::Truncated);
+            if (size < request_offset) {
+                CHECK(parse_gen_call(prefix, message_offset, call) == DecodeError::Truncated);
+                continue;
+            }
+            REQUIRE(parse_gen_call(prefix, message_offset, call) == DecodeError::Ok);
+            CHECK(call.request_offset + call.request_size == size);
+            std::string_view located = prefix.substr(call.request_offset, call.request_size);
+            Term term;
+            CHECK(TermReader::read_whole(located, term) == DecodeError::Truncated);
+            CHECK(TermReader::check_whole(located) == DecodeError::Truncated);
         }
     }
 }
@@ -249,8 +260,15 @@ TEST_CASE("gen_call envelopes that are not well formed") {
     CHECK(parse(Term::make_tuple({gen_call, Term::make_tuple({raw(pid1)}), req})) == DecodeError::WrongType);
     CHECK(parse(Term::make_list({gen_call, from, req})) == DecodeError::WrongType);
     CHECK(parse(Term::make_binary("x")) == DecodeError::WrongType);
+    // Bytes after the Request are part of what is located, and its decoder
+    // refuses them.
     std::string trailing = "p" + golden::gen_call_is_auth + "\x6A";
-    CHECK(parse_gen_call(trailing, 2, call) == DecodeError::BadValue);
+    REQUIRE(parse_gen_call(trailing, 2, call) == DecodeError::Ok);
+    std::string_view located = std::string_view(trailing).substr(call.request_offset, call.request_size);
+    Term term;
+    CHECK(TermReader::read_whole(located, term) == DecodeError::BadValue);
+    CHECK(TermReader::check_whole(located) == DecodeError::BadValue);
+    CHECK(TermReader::check_whole(located.substr(0, located.size() - 1)) == DecodeError::Ok);
     CHECK(parse_gen_call("p", 5, call) == DecodeError::Truncated);
 }
 
