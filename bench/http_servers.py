@@ -21,6 +21,10 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 PYTHON = "/usr/bin/python3"  # Debian's, like pycnode's own
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+# BENCH_PIN="SERVER_CPUS:CLIENT_CPUS" (bench/run.sh): taskset prefixes.
+_PIN = os.environ.get("BENCH_PIN", "")
+SERVER_PIN = ["taskset", "-c", _PIN.split(":")[0]] if _PIN else []
+CLIENT_PIN = ["taskset", "-c", _PIN.split(":")[1]] if _PIN else []
 
 # (scenario, server, app): the same scenario ids as pycnode's rows.
 SERVERS = [
@@ -96,7 +100,7 @@ def vm_hwm_kib(pid):
 
 
 def wrk(url, connections, seconds):
-    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
+    out = subprocess.run(CLIENT_PIN + ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
                           "-s", os.path.join(HERE, "wrk_json.lua"), url],
                          check=True, capture_output=True, text=True).stdout
     for line in out.splitlines():
@@ -131,7 +135,7 @@ def run_server(scenario, server, app, args, results):
     url = f"http://127.0.0.1:{port}/"
     env = dict(os.environ, PYTHONPATH=os.path.join(HERE, "apps"))
     with open(os.path.join(args.logs, f"{server}_{scenario}.log"), "w") as log:
-        proc = subprocess.Popen(command(server, app, port), env=env, stdout=log, stderr=log)
+        proc = subprocess.Popen(SERVER_PIN + command(server, app, port), env=env, stdout=log, stderr=log)
     try:
         wait_until_answering(proc, url, scenario)
         for n in args.concurrency:

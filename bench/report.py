@@ -217,8 +217,9 @@ def markdown(merged, head):
              "measured window (pycnode: all its threads; the floor: the gen_server's node; "
              "gunicorn: master + worker) divided by the requests served in it; peak RSS is VmHWM "
              "over the same window (gunicorn: the sum over its processes). The Erlang nodes run "
-             "with `+sbwt none +sbwtdcpu none +sbwtdio none` (no scheduler busy-waiting), so "
-             "the driver does not take CPU from the server under test. "
+             f"with extra flags: {m['knobs'].get('erl_flags', 'none')} (none: their schedulers spin briefly "
+             "before sleeping, as users run them). "
+             f"CPU pinning (pin=SERVER_CPUS:CLIENT_CPUS, taskset): {m['knobs'].get('pin', 'none')}. "
              "ASGI echo: each request carries the body both ways (request body in, the same "
              "bytes back), so MiB/s is per direction: body size x req/s.", "",
              "## Results", ""]

@@ -12,6 +12,11 @@
 #   BENCH_WORKERS      pycnode --workers (pycnode's default when empty)
 #   BENCH_OUT          output directory (bench-results/)
 #   BENCH_SMOKE        1: 16 callers, 1 s + 200 ms warm-up each
+#   BENCH_ERL_FLAGS    extra erl flags for the floor node and the driver (none)
+#   BENCH_PIN          SERVER_CPUS:CLIENT_CPUS, e.g. 1:0: every server under
+#                      test (pycnode, the floor node, uvicorn, gunicorn) runs
+#                      on the first CPU list, the clients (the Erlang driver,
+#                      wrk) on the second (taskset); none by default
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -75,20 +80,26 @@ export ERL_EPMD_PORT=$(free_port)
 epmd -port "$ERL_EPMD_PORT" & pids+=($!)
 cookie="bench_$RANDOM$RANDOM"
 tag="$$_$RANDOM"
-erl_flags="+sbwt none +sbwtdcpu none +sbwtdio none"
+erl_flags=${BENCH_ERL_FLAGS:-}
+server_pin=(); client_pin=()
+if [[ -n "${BENCH_PIN:-}" ]]; then
+  server_pin=(taskset -c "${BENCH_PIN%%:*}"); client_pin=(taskset -c "${BENCH_PIN##*:}")
+fi
+export BENCH_PIN
 erlc -o "$work" bench/pyc_load.erl bench/pyc_bench.erl bench/floor_server.erl
 
 log "starting pycnode ($binary${workers:+, $workers workers}) and the floor node"
 worker_args=(); [[ -n "$workers" ]] && worker_args=(--workers "$workers")
-"$binary" --sname "pyc_$tag" --cookie "$cookie" --pythonpath "$root/bench/apps" \
+"${server_pin[@]}" "$binary" --sname "pyc_$tag" --cookie "$cookie" --pythonpath "$root/bench/apps" \
   "${worker_args[@]}" 2>"$logs/pycnode.log" &
 pyc_pid=$!; pids+=($pyc_pid)  # pycnode's own pid: the one /proc is read for
 # +Bd: Ctrl-C stops these nodes rather than opening the break menu.
-# No scheduler busy-waiting on the floor node and the driver: on two cores
-# shared by client and server, spinning schedulers take CPU from the server
-# under test and cut the client's batching (both seen here: pycnode's CPU per
-# ASGI request went from about 20 to 16 us with a non-spinning driver).
-erl +Bd $erl_flags -noshell -sname "floor_$tag" -setcookie "$cookie" -pa "$work" \
+# BENCH_ERL_FLAGS go to the floor node and the driver alike. By default none:
+# Erlang nodes as users run them, whose schedulers spin briefly before they
+# sleep. On two shared cores that spinning takes CPU from the server under
+# test and shapes the client's batching; "+sbwt none +sbwtdcpu none
+# +sbwtdio none" turns it off (docs/performance.md shows both).
+"${server_pin[@]}" erl +Bd $erl_flags -noshell -sname "floor_$tag" -setcookie "$cookie" -pa "$work" \
   -eval 'floor_server:start(), io:format("floor ready~n")' >"$logs/floor.log" 2>&1 &
 floor_pid=$!; pids+=($floor_pid)
 wait_for "$logs/pycnode.log" "pycnode ready" "$pyc_pid" pycnode
@@ -99,7 +110,7 @@ grep "pycnode ready" "$logs/pycnode.log" >&2
 failed=0
 start=$SECONDS
 log "Erlang-side scenarios: N = $concurrency, ${seconds} s each after ${warmup_ms} ms warm-up"
-run_waited erl +Bd $erl_flags -noshell -sname "driver_$tag" -setcookie "$cookie" -pa "$work" -run pyc_bench main \
+run_waited "${client_pin[@]}" erl +Bd $erl_flags -noshell -sname "driver_$tag" -setcookie "$cookie" -pa "$work" -run pyc_bench main \
   "pyc_$tag" "floor_$tag" "$pyc_pid" "$parts/pyc.json" "$seconds" "$warmup_ms" \
   "$concurrency" "$(getconf CLK_TCK)" \
   || { failed=1; log "the Erlang driver failed; the end of pycnode's log:"; tail -n 20 "$logs/pycnode.log" >&2; }
@@ -117,6 +128,6 @@ log "HTTP scenarios took $http_took s"
 
 "$python" bench/report.py --parts "$parts" --out "$out" --binary "$binary" --started "$started" \
   --knobs "seconds=$seconds" "warmup_ms=$warmup_ms" "concurrency=$concurrency" \
-          "workers=${workers:-default}" "smoke=$smoke" \
+          "workers=${workers:-default}" "smoke=$smoke" "erl_flags=${erl_flags:-none}" "pin=${BENCH_PIN:-none}" \
           "erlang_side_s=$erl_took" "http_side_s=$http_took"
 exit $failed
