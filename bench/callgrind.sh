@@ -3,7 +3,7 @@
 # callgrind: deterministic where timings on this shared VM are not, so it
 # shows what a change to the hot path saves. pycnode (1 worker) runs under
 # callgrind, gets REQUESTS requests of one kind from 4 Erlang callers, and
-# stops; then the instructions counted while serving (collection is on only
+# stops; then the instructions counted while serving (instrumentation is on only
 # around the requests) are divided by REQUESTS, and the functions with the
 # most inclusive instructions are listed. The kernel is not counted (see
 # bench/profile.sh for the whole picture).
@@ -15,39 +15,15 @@ cd "$(dirname "$0")/.."
 scenario=${1:-asgi_hello}
 requests=${2:-4000}
 binary=${BENCH_BINARY:-build/pycnode}
-python=/usr/bin/python3
 command -v valgrind >/dev/null || bash scripts/install-deps.sh --bench
-
-work=$(mktemp -d)
-pids=()
-trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; [[ -n "${CALLGRIND_KEEP:-}" ]] || rm -rf "$work"' EXIT
-port=$("$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-export ERL_EPMD_PORT=$port
-epmd -port "$port" & pids+=($!)
-name="cg_$$"
+source bench/lib.sh
 # Instrumentation starts off: start-up and imports are not the hot path.
-valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$work/callgrind.out" \
-  "$binary" --sname "$name" --cookie cg --workers 1 --pythonpath bench/apps --handshake-timeout 60000 \
-  2>"$work/pycnode.log" & pyc=$!
-pids+=($pyc)
-for _ in $(seq 1 600); do grep -q "pycnode ready" "$work/pycnode.log" && break; sleep 0.1; done
-grep -q "pycnode ready" "$work/pycnode.log" || { cat "$work/pycnode.log" >&2; exit 1; }
-erlc -o "$work" bench/pyc_load.erl
+start_pycnode "cg_$$" cg 60 valgrind --tool=callgrind --instr-atstart=no \
+  --callgrind-out-file="$work/callgrind.out" -- --workers 1 --handshake-timeout 60000
 
 erl -noshell -sname "cgload_$$" -setcookie cg -pa "$work" -eval "
-    [_, Host] = string:split(atom_to_list(node()), \"@\"),
-    Node = list_to_atom(\"$name@\" ++ Host),
-    pong = net_adm:ping(Node),
-    Scope = #{type => <<\"http\">>, method => <<\"GET\">>, path => <<\"/\">>,
-              headers => [[<<\"host\">>, <<\"localhost\">>]], server => {<<\"localhost\">>, 8080}},
-    Environ = #{<<\"REQUEST_METHOD\">> => <<\"GET\">>, <<\"PATH_INFO\">> => <<\"/\">>,
-                <<\"SERVER_NAME\">> => <<\"localhost\">>, <<\"SERVER_PORT\">> => <<\"8080\">>},
-    Req = case \"$scenario\" of
-        \"asgi_hello\" -> {asgi, <<\"bench_app\">>, <<\"hello\">>, Scope, <<>>, #{}};
-        \"wsgi_hello\" -> {wsgi, <<\"bench_app\">>, <<\"wsgi_hello\">>, Environ, #{}};
-        \"ping\" -> ping;
-        \"call\" -> {call, <<\"bench_app\">>, <<\"add\">>, [1, 2]}
-    end,
+    Node = bench_requests:pycnode_node(\"cg_$$\"),
+    Req = bench_requests:named($scenario),
     Call = fun() -> gen_server:call({pycnode, Node}, Req, 60000) end,
     [Call() || _ <- lists:seq(1, 200)],  % warm: caches, templates, first imports
     os:cmd(\"callgrind_control -i on $pyc\"),

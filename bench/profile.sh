@@ -17,39 +17,15 @@ seconds=${2:-5}
 binary=${BENCH_BINARY:-build/pycnode}
 workers=${BENCH_WORKERS:-2}
 concurrency=${PROFILE_CONCURRENCY:-64}
-python=/usr/bin/python3
 command -v perf >/dev/null || bash scripts/install-deps.sh --bench
+source bench/lib.sh
+start_pycnode "prof_$$" profile 10 -- --workers "$workers"
 
-work=$(mktemp -d)
-pids=()
-trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$work"' EXIT
-port=$("$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-export ERL_EPMD_PORT=$port
-epmd -port "$port" & pids+=($!)
-name="prof_$$"
-"$binary" --sname "$name" --cookie profile --workers "$workers" --pythonpath bench/apps \
-  2>"$work/pycnode.log" & pyc=$!
-pids+=($pyc)
-for _ in $(seq 1 100); do grep -q "pycnode ready" "$work/pycnode.log" && break; sleep 0.1; done
-erlc -o "$work" bench/pyc_load.erl
-
-# The load node: no scheduler busy-waiting, as in make bench (see there).
+# A load node without scheduler busy-waiting, so that its spinning does not
+# take CPU from the pycnode being profiled on these two cores.
 erl -noshell +sbwt none +sbwtdcpu none +sbwtdio none -sname "load_$$" -setcookie profile -pa "$work" -eval "
-    [_, Host] = string:split(atom_to_list(node()), \"@\"),
-    Node = list_to_atom(\"$name@\" ++ Host),
-    pong = net_adm:ping(Node),
-    Scope = #{type => <<\"http\">>, method => <<\"GET\">>, path => <<\"/\">>,
-              headers => [[<<\"host\">>, <<\"localhost\">>]], server => {<<\"localhost\">>, 8080}},
-    Environ = #{<<\"REQUEST_METHOD\">> => <<\"GET\">>, <<\"PATH_INFO\">> => <<\"/\">>,
-                <<\"SERVER_NAME\">> => <<\"localhost\">>, <<\"SERVER_PORT\">> => <<\"8080\">>},
-    Req = case \"$scenario\" of
-        \"asgi_hello\" -> {asgi, <<\"bench_app\">>, <<\"hello\">>, Scope, <<>>, #{}};
-        \"wsgi_hello\" -> {wsgi, <<\"bench_app\">>, <<\"wsgi_hello\">>, Environ, #{}};
-        \"ping\" -> ping;
-        \"call\" -> {call, <<\"bench_app\">>, <<\"add\">>, [1, 2]};
-        \"echo_1mib\" -> {asgi, <<\"bench_app\">>, <<\"echo\">>, Scope#{method => <<\"POST\">>},
-                         binary:copy(<<\"x\">>, 1048576), #{}}
-    end,
+    Node = bench_requests:pycnode_node(\"prof_$$\"),
+    Req = bench_requests:named($scenario),
     Cpu = fun() ->
         {ok, Stat} = file:read_file(\"/proc/$pyc/stat\"),
         [_, After] = string:split(Stat, \") \"),

@@ -112,69 +112,58 @@ def _thread_loop():
     return loop
 
 
-def _response(start, chunks):
-    if start is None:
-        raise RuntimeError("the app sent no http.response.start")
-    headers = [(bytes(name), bytes(value)) for name, value in start.get("headers", ())]
-    return start["status"], headers, b"".join(chunks)
+class _Exchange:
+    """The receive/send pair a generic runner hands the app, and the
+    response it gathers."""
+
+    __slots__ = ("body", "start", "chunks")
+
+    def __init__(self, body):
+        self.body = body  # None once received
+        self.start = None
+        self.chunks = []
+
+    async def receive(self):
+        body, self.body = self.body, None
+        if body is None:
+            return {"type": "http.disconnect"}
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(self, message):
+        if message["type"] == "http.response.start":
+            self.start = message
+        elif message["type"] == "http.response.body":
+            self.chunks.append(message.get("body", b""))
+
+    def response(self):
+        if self.start is None:
+            raise RuntimeError("the app sent no http.response.start")
+        headers = [(bytes(name), bytes(value)) for name, value in self.start.get("headers", ())]
+        return self.start["status"], headers, b"".join(self.chunks)
 
 
 def run_asgi(app, scope, body):
     """Runs one HTTP request through `app` on this thread's event loop;
     returns (status, headers, body)."""
-    request_sent = False
-    start = None
-    chunks = []
-
-    async def receive():
-        nonlocal request_sent
-        if request_sent:
-            return {"type": "http.disconnect"}
-        request_sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    async def send(message):
-        nonlocal start
-        if message["type"] == "http.response.start":
-            start = message
-        elif message["type"] == "http.response.body":
-            chunks.append(message.get("body", b""))
-
-    _thread_loop().run_until_complete(app(scope, receive, send))
-    return _response(start, chunks)
+    exchange = _Exchange(body)
+    _thread_loop().run_until_complete(app(scope, exchange.receive, exchange.send))
+    return exchange.response()
 
 
 def run_asgi_bare(app, scope, body):
     """As run_asgi, driving the coroutine by hand, without an event loop."""
-    request_sent = False
-    start = None
-    chunks = []
-
-    async def receive():
-        nonlocal request_sent
-        if request_sent:
-            return {"type": "http.disconnect"}
-        request_sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    async def send(message):
-        nonlocal start
-        if message["type"] == "http.response.start":
-            start = message
-        elif message["type"] == "http.response.body":
-            chunks.append(message.get("body", b""))
-
+    exchange = _Exchange(body)
     # Without an event loop: an app that awaits only receive/send never
     # yields, so one send(None) runs it to the end (StopIteration).
-    coro = app(scope, receive, send)
+    coro = app(scope, exchange.receive, exchange.send)
     try:
         coro.send(None)
     except StopIteration:
         pass
     else:
         coro.close()
-        raise RuntimeError("the app awaited real I/O; run_asgi has no event loop")
-    return _response(start, chunks)
+        raise RuntimeError("the app awaited real I/O; run_asgi_bare has no event loop")
+    return exchange.response()
 
 
 def asgi_hello_via_call(scope, body):

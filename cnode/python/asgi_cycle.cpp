@@ -1,6 +1,7 @@
 #include "python/asgi_cycle.hpp"
 
 #include "app/log.hpp"
+#include "python/asgi_ready.hpp"
 #include "python/asgi_response.hpp"
 #include "python/asgi_worker.hpp"
 #include "python/compat.hpp"
@@ -45,83 +46,7 @@ struct Cycle {
     bool trailers;
 };
 
-// An awaitable that is already done: `await` gives `value` at once.
-struct Ready {
-    PyObject_HEAD
-    PyObject* value;
-};
-
 Cycle* as_cycle(PyObject* self) { return reinterpret_cast<Cycle*>(self); }
-
-// --- Ready: the awaitable receive() and send() return ---
-
-PyObject* new_ready(const Kit& kit, PyObject* value) {
-    auto* type = reinterpret_cast<PyTypeObject*>(kit.ready_type.get());
-    Ready* ready = PyObject_New(Ready, type);
-    if (!ready) return nullptr;
-    Py_INCREF(value);
-    ready->value = value;
-    return reinterpret_cast<PyObject*>(ready);
-}
-
-void ready_dealloc(PyObject* self) {
-    PyTypeObject* type = Py_TYPE(self);
-    Py_XDECREF(reinterpret_cast<Ready*>(self)->value);
-    type->tp_free(self);
-    Py_DECREF(type);
-}
-
-PyObject* ready_self(PyObject* self) { return Py_NewRef(self); }
-
-PySendResult ready_am_send(PyObject* self, PyObject*, PyObject** result) {
-    *result = Py_NewRef(reinterpret_cast<Ready*>(self)->value);
-    return PYGEN_RETURN;
-}
-
-// Done at the first step: StopIteration carries the value.
-PyObject* ready_next(PyObject* self) {
-    PyObject* value = reinterpret_cast<Ready*>(self)->value;
-    if (value != Py_None) {
-        PyRef stop = PyRef::steal(PyObject_CallOneArg(PyExc_StopIteration, value));
-        if (stop) PyErr_SetObject(PyExc_StopIteration, stop.get());
-    }
-    return nullptr;  // no exception set: StopIteration(None)
-}
-
-PyObject* ready_send(PyObject* self, PyObject*) {
-    if (PyObject* none = ready_next(self); none || PyErr_Occurred()) return none;
-    PyErr_SetNone(PyExc_StopIteration);
-    return nullptr;
-}
-
-// throw() into a coroutine that has nothing left to run raises what it is given.
-PyObject* ready_throw(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
-    if (nargs < 1 || nargs > 3) {
-        PyErr_SetString(PyExc_TypeError, "throw() takes 1 to 3 arguments");
-        return nullptr;
-    }
-    PyObject* exc = args[0];
-    if (PyExceptionInstance_Check(exc))
-        PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(exc)), exc);
-    else if (PyExceptionClass_Check(exc))
-        PyErr_SetObject(exc, nargs > 1 ? args[1] : nullptr);
-    else
-        PyErr_SetString(PyExc_TypeError, "exceptions must be classes or instances deriving from BaseException");
-    return nullptr;
-}
-
-PyObject* ready_close(PyObject*, PyObject*) { Py_RETURN_NONE; }
-
-// send, throw and close make it a collections.abc.Coroutine, so
-// asyncio.create_task(receive()) works as with a coroutine.
-PyMethodDef ready_methods[] = {
-    {"send", &ready_send, METH_O, nullptr},
-    {"throw", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&ready_throw)), METH_FASTCALL, nullptr},
-    {"close", &ready_close, METH_NOARGS, nullptr},
-    {nullptr, nullptr, 0, nullptr},
-};
-
-PyAsyncMethods ready_async = {&ready_self, nullptr, nullptr, &ready_am_send};
 
 // --- the cycle's state changes ---
 
@@ -354,13 +279,13 @@ PyObject* cycle_receive(PyObject* self_obj, PyObject*) {
             PyDict_SetItem(request.get(), kit.more_body.get(), Py_False) < 0)
             return nullptr;
         Py_CLEAR(self->body);
-        return new_ready(kit, request.get());
+        return new_ready(kit.ready_type.get(), request.get());
     }
     // Before the response completes, wait for it as a server waits for the
     // client to go away: rare, and asyncio's business, so in Python.
     if (self->phase != Complete && !self->error) return PyObject_CallOneArg(kit.receive_after_body.get(), self_obj);
     PyRef disconnect = event(kit.type.get(), kit.http_disconnect.get());
-    return disconnect ? new_ready(kit, disconnect.get()) : nullptr;
+    return disconnect ? new_ready(kit.ready_type.get(), disconnect.get()) : nullptr;
 }
 
 PyObject* cycle_wake_waiter(PyObject* self, PyObject*) {
@@ -446,19 +371,6 @@ PyType_Slot cycle_slots[] = {
 PyType_Spec cycle_spec = {"pycnode.HTTPCycle", sizeof(Cycle), 0,
                           Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION, cycle_slots};
 
-PyType_Slot ready_slots[] = {
-    {Py_tp_dealloc, reinterpret_cast<void*>(&ready_dealloc)},
-    {Py_tp_iter, reinterpret_cast<void*>(&ready_self)},
-    {Py_tp_iternext, reinterpret_cast<void*>(&ready_next)},
-    {Py_am_await, reinterpret_cast<void*>(ready_async.am_await)},
-    {Py_am_send, reinterpret_cast<void*>(ready_async.am_send)},
-    {Py_tp_methods, ready_methods},
-    {0, nullptr},
-};
-
-PyType_Spec ready_spec = {"pycnode.Ready", sizeof(Ready), 0, Py_TPFLAGS_DEFAULT | Py_TPFLAGS_DISALLOW_INSTANTIATION,
-                          ready_slots};
-
 // --- making a kit ---
 
 PyRef intern(const char* text) { return PyRef::steal(PyUnicode_InternFromString(text)); }
@@ -468,11 +380,11 @@ PyRef asgi_attribute(const char* name) {
     return module ? PyRef::steal(PyObject_GetAttrString(module.get(), name)) : PyRef();
 }
 
-bool fill(Kit& kit) {
+bool fill(Kit& kit, PyObject* protocol_error, PyObject* no_response) {
     kit.cycle_type = PyRef::steal(PyType_FromSpec(&cycle_spec));
-    kit.ready_type = PyRef::steal(PyType_FromSpec(&ready_spec));
+    kit.ready_type = make_ready_type();
     if (!kit.cycle_type || !kit.ready_type) return false;
-    kit.ready_none = PyRef::steal(new_ready(kit, Py_None));
+    kit.ready_none = PyRef::steal(new_ready(kit.ready_type.get(), Py_None));
     const struct {
         PyRef* slot;
         const char* text;
@@ -485,13 +397,12 @@ bool fill(Kit& kit) {
         if (!(*n.slot = intern(n.text))) return false;
     kit.empty_bytes = PyRef::steal(PyBytes_FromStringAndSize("", 0));
     kit.empty_tuple = PyRef::steal(PyTuple_New(0));
-    kit.protocol_error = asgi_attribute("ASGIProtocolError");
-    kit.no_response = asgi_attribute("NoResponse");
+    kit.protocol_error = PyRef::borrow(protocol_error);
+    kit.no_response = PyRef::borrow(no_response);
     kit.receive_after_body = asgi_attribute("receive_after_body");
     kit.check_headers = asgi_attribute("_check_headers");
     kit.log_after_response = asgi_attribute("log_after_response");
-    return kit.ready_none && kit.empty_bytes && kit.empty_tuple && kit.protocol_error && kit.no_response &&
-           kit.receive_after_body && kit.check_headers && kit.log_after_response;
+    return kit.ready_none && kit.empty_bytes && kit.empty_tuple && kit.receive_after_body && kit.check_headers && kit.log_after_response;
 }
 
 void delete_kit(PyObject* capsule) { delete static_cast<Kit*>(PyCapsule_GetPointer(capsule, capsule_name)); }
@@ -554,14 +465,14 @@ term::Term response_reply(WorkerContext& ctx, AsgiWorker& asgi, Cycle* c, term::
 
 }  // namespace
 
-PyRef CycleKit::create() {
+PyRef CycleKit::create(PyObject* protocol_error, PyObject* no_response) {
     auto* kit = new Kit();
     PyRef capsule = PyRef::steal(PyCapsule_New(kit, capsule_name, &delete_kit));
     if (!capsule) {
         delete kit;
         return {};
     }
-    return fill(*kit) ? std::move(capsule) : PyRef();
+    return fill(*kit, protocol_error, no_response) ? std::move(capsule) : PyRef();
 }
 
 term::Term run_native_cycle(WorkerContext& ctx, AsgiWorker& asgi, PyObject* app, PyObject* scope, PyObject* body,

@@ -26,8 +26,10 @@ class WorkerContext;
 // by it alone; a cycle keeps the kit alive through a capsule).
 class CycleKit {
 public:
-    // Attached only. Null with a Python exception set on failure.
-    static PyRef create();
+    // Attached only. `protocol_error` and `no_response` are pyrunner.asgi's
+    // ASGIProtocolError and NoResponse (the AsgiWorker's). Null with a
+    // Python exception set on failure.
+    static PyRef create(PyObject* protocol_error, PyObject* no_response);
 };
 
 // Attached only. Runs `app(scope, receive, send)` to completion on the

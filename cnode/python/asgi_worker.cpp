@@ -26,8 +26,9 @@ bool AsgiWorker::load() {
     no_response_ = import_attribute("pyrunner.asgi", "NoResponse");
     lifespan_failed_ = import_attribute("pyrunner.asgi", "LifespanFailed");
     PyRef loop_type = import_attribute("pyrunner.asgi_loop", "WorkerLoop");
-    cycle_kit_ = CycleKit::create();
-    if (!protocol_error_ || !no_response_ || !lifespan_failed_ || !loop_type || !cycle_kit_) return false;
+    if (!protocol_error_ || !no_response_ || !lifespan_failed_ || !loop_type) return false;
+    cycle_kit_ = CycleKit::create(protocol_error_.get(), no_response_.get());
+    if (!cycle_kit_) return false;
     // Made here, on the worker's own thread: the loop belongs to it.
     worker_loop_ = PyRef::steal(PyObject_CallNoArgs(loop_type.get()));
     lifespan_state_ = worker_loop_ ? PyRef::steal(PyObject_GetAttrString(worker_loop_.get(), "lifespan_state")) : PyRef();
