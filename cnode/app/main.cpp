@@ -25,7 +25,7 @@ namespace {
 
 int serve(const pycnode::Options& options) {
     using namespace pycnode;
-    python::Runtime runtime({options.pythonpath, options.allow_gil, options.preload});
+    python::Runtime runtime({options.pythonpath, options.allow_gil, options.preload, options.cancel_grace_ms});
     const auto& py = runtime.info();
     net::Node node(options);
     // build_scope hands out Erlang references of this node.
@@ -33,13 +33,13 @@ int serve(const pycnode::Options& options) {
     python::scope_store().set_capacity(options.scope_cache);
     Stats stats;
     net::Loop loop(options, stats);
-    pool::WorkerPool workers(runtime, options.workers, options.queue_limit, stats, loop.replies());
+    pool::WorkerPool workers(runtime, {options.workers, options.threads, options.queue_limit}, stats, loop.replies());
     dispatch::Dispatcher dispatcher(options, stats, workers, runtime, [&loop] { return loop.peers(); });
     {
         net::Acceptor acceptor(node, options.handshake_timeout_ms, options.handshake_threads, stats,
                                [&loop](int fd, std::string peer) { loop.adopt(fd, std::move(peer)); });
-        log::info("pycnode ready: node {} port {} registered name '{}', {} workers, Python {} ({}, GIL {})",
-                  node.name(), node.port(), options.register_name, options.workers, py.version,
+        log::info("pycnode ready: node {} port {} registered name '{}', {} event workers, {} blocking threads, Python {} ({}, GIL {})",
+                  node.name(), node.port(), options.register_name, options.workers, options.threads, py.version,
                   py.free_threaded ? "free-threaded build" : "GIL build", py.gil_enabled ? "enabled" : "disabled");
         loop.run(dispatcher, [&acceptor] { acceptor.stop(); });
     }

@@ -34,7 +34,12 @@ Node identity:
   --handshakes N          handshakes run at once (default: 4)
 
 Python:
-  --workers N             Python worker threads (default: number of cores)
+  --workers N             event workers: threads with an asyncio loop each,
+                          running ASGI requests and async calls, many in
+                          flight per worker (default: number of cores)
+  --threads N             blocking threads: run WSGI requests and sync
+                          calls, one at a time each (default: 4 per core,
+                          at least 8)
   --pythonpath DIR        prepended to sys.path; repeatable (PYTHONPATH too)
   --preload MODULE        import MODULE at start-up; repeatable
   --allow-gil             on a free-threaded build, run even if an import
@@ -42,8 +47,14 @@ Python:
 
 Limits and logs:
   --max-packet BYTES      largest packet accepted (default: 268435456)
-  --queue-limit N         requests waiting for a worker before new ones get
-                          {error, overloaded} (default: 65536)
+  --max-in-flight N       requests accepted and not yet answered (queued,
+                          running or waiting) before new ones get
+                          {error, overloaded} (default: 10000)
+  --queue-limit N         requests queued for each kind of worker before new
+                          ones get {error, overloaded} (default: 65536)
+  --cancel-grace-ms MS    when an ASGI request's caller gives up, its app
+                          sees http.disconnect at once and its task is
+                          cancelled MS later (default: 1000)
   --scope-cache N         live build_scope references before the least
                           recently used is evicted (default: 1024)
   --log-level LEVEL       debug | info | warning | error (default: info)
@@ -53,6 +64,7 @@ Limits and logs:
 enum OptionId {
     OptSname = 1000, OptName, OptCookie, OptCookieFile, OptRegister, OptWorkers, OptPythonpath, OptPreload,
     OptPort, OptTicktime, OptHandshake, OptHandshakes, OptMaxPacket, OptQueueLimit, OptScopeCache, OptAllowGil, OptLogLevel, OptHelp,
+    OptThreads, OptMaxInFlight, OptCancelGrace,
 };
 
 const option long_options[] = {
@@ -70,6 +82,9 @@ const option long_options[] = {
     {"handshakes", required_argument, nullptr, OptHandshakes},
     {"max-packet", required_argument, nullptr, OptMaxPacket},
     {"queue-limit", required_argument, nullptr, OptQueueLimit},
+    {"threads", required_argument, nullptr, OptThreads},
+    {"max-in-flight", required_argument, nullptr, OptMaxInFlight},
+    {"cancel-grace-ms", required_argument, nullptr, OptCancelGrace},
     {"scope-cache", required_argument, nullptr, OptScopeCache},
     {"allow-gil", no_argument, nullptr, OptAllowGil},
     {"log-level", required_argument, nullptr, OptLogLevel},
@@ -195,6 +210,18 @@ int parse_options(int argc, char** argv, Options& out) {
                 if (!parse_number(optarg, 1, 1u << 24, n)) return fail("--queue-limit takes 1..16777216");
                 out.queue_limit = static_cast<std::size_t>(n);
                 break;
+            case OptThreads:
+                if (!parse_number(optarg, 1, 1024, n)) return fail("--threads takes 1..1024");
+                out.threads = static_cast<unsigned>(n);
+                break;
+            case OptMaxInFlight:
+                if (!parse_number(optarg, 1, 1u << 24, n)) return fail("--max-in-flight takes 1..16777216");
+                out.max_in_flight = static_cast<std::size_t>(n);
+                break;
+            case OptCancelGrace:
+                if (!parse_number(optarg, 0, 600000, n)) return fail("--cancel-grace-ms takes 0..600000");
+                out.cancel_grace_ms = static_cast<unsigned>(n);
+                break;
             case OptScopeCache:
                 if (!parse_number(optarg, 1, 1u << 20, n)) return fail("--scope-cache takes 1..1048576");
                 out.scope_cache = static_cast<std::size_t>(n);
@@ -209,7 +236,9 @@ int parse_options(int argc, char** argv, Options& out) {
     if (rc != -1) return rc;
     if (optind < argc) return fail(std::string("unexpected argument ") + argv[optind]);
     if (out.host.empty()) out.host = out.long_names ? long_hostname() : short_hostname();
-    if (out.workers == 0) out.workers = std::max(1u, std::thread::hardware_concurrency());
+    const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+    if (out.workers == 0) out.workers = cores;
+    if (out.threads == 0) out.threads = std::max(8u, 4 * cores);
     return resolve_cookie(cookie_file, out);
 }
 

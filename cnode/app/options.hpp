@@ -15,7 +15,8 @@ struct Options {
     bool long_names = false;        // --name rather than --sname
     std::string cookie;             // resolved: --cookie, else the cookie file
     std::string register_name = "pycnode";
-    unsigned workers = 0;           // 0 until parsed: then the number of cores
+    unsigned workers = 0;           // event workers; 0 until parsed: then the number of cores
+    unsigned threads = 0;           // blocking threads; 0 until parsed: then 4 per core, at least 8
     std::vector<std::string> pythonpath;
     std::vector<std::string> preload;
     int port = 0;                   // 0: any free port
@@ -23,7 +24,9 @@ struct Options {
     unsigned handshake_timeout_ms = 5000;
     unsigned handshake_threads = 4;
     std::size_t max_packet = 256u << 20;
-    std::size_t queue_limit = 65536;
+    std::size_t queue_limit = 65536;   // per worker kind: queued, not started
+    std::size_t max_in_flight = 10000;  // accepted, not yet answered
+    unsigned cancel_grace_ms = 1000;
     std::size_t scope_cache = 1024;
     bool allow_gil = false;
     log::Level log_level = log::Level::Info;

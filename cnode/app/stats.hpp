@@ -13,8 +13,9 @@ struct Stats {
     const std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
     std::atomic<std::uint64_t> served{0};      // answered, successfully or not
     std::atomic<std::uint64_t> failed{0};      // answered with {error, _}
-    std::atomic<std::uint64_t> in_flight{0};   // handed to a worker, not yet answered
-    std::atomic<std::uint64_t> overloaded{0};  // refused because the queue was full
+    std::atomic<std::uint64_t> in_flight{0};   // handed to a worker, not yet answered nor cancelled
+    std::atomic<std::uint64_t> overloaded{0};  // refused: too many in flight, or the queue was full
+    std::atomic<std::uint64_t> cancelled{0};   // the caller gave up: stopped or dropped, not answered
     std::atomic<std::uint64_t> dropped_replies{0};  // the caller's connection was gone
     std::atomic<std::uint64_t> handshakes_refused{0};
 

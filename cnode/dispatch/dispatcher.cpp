@@ -2,6 +2,7 @@
 
 #include "app/log.hpp"
 #include "dispatch/requests.hpp"
+#include "python/call_routes.hpp"
 #include "net/connection.hpp"
 #include "term/term_reader.hpp"
 
@@ -50,7 +51,8 @@ void Dispatcher::on_packet(net::Connection& conn, net::Packet packet) {
         case Op::RegSendTT: on_reg_send(conn, std::move(packet), msg); return;
         case Op::Link: answer_link(conn, msg); return;
         case Op::UnlinkId: answer_unlink_id(conn, msg); return;
-        case Op::MonitorP: answer_monitor(conn, msg); return;
+        case Op::MonitorP: on_monitor(conn, msg); return;
+        case Op::DemonitorP: on_demonitor(conn, msg); return;
         case Op::Send:
         case Op::SendTT:
         case Op::SendSender:
@@ -67,7 +69,6 @@ void Dispatcher::on_packet(net::Connection& conn, net::Packet packet) {
         case Op::PayloadExitTT:
         case Op::PayloadExit2:
         case Op::PayloadExit2TT:
-        case Op::DemonitorP:
         case Op::MonitorPExit:
         case Op::PayloadMonitorPExit:
         case Op::GroupLeader:
@@ -120,9 +121,15 @@ void Dispatcher::on_request(net::Connection& conn, net::Packet&& packet, const d
         reply(conn, call, kind->on_loop(ctx, arena));
         return;
     }
+    if (stats_.in_flight.load(std::memory_order_relaxed) >= options_.max_in_flight) {
+        refuse_overloaded(conn, call);
+        return;
+    }
     pool::Job job;
     job.connection_id = conn.id();
     job.handler = kind->on_worker;
+    job.route = route_of(*kind, request);
+    job.ticket = monitors_.ticket_for(conn.id(), call.tag);
     job.request = span_of(packet, request);
     job.reply_to = span_of(packet, call.from_pid);
     job.tag = span_of(packet, call.tag);
@@ -130,10 +137,31 @@ void Dispatcher::on_request(net::Connection& conn, net::Packet&& packet, const d
     job.packet = std::move(packet);  // views into it are now offsets: safe to move
     if (pool_.submit(std::move(job))) return;
     // submit() leaves the job untouched when it refuses it: answer from its bytes.
-    dist::GenCall refused{job.reply_to.in(job.packet), job.tag.in(job.packet), 0, 0};
+    refuse_overloaded(conn, dist::GenCall{job.reply_to.in(job.packet), job.tag.in(job.packet), 0, 0});
+}
+
+void Dispatcher::refuse_overloaded(net::Connection& conn, const dist::GenCall& call) {
     stats_.overloaded.fetch_add(1, std::memory_order_relaxed);
     stats_.answered(true);
-    reply(conn, refused, error_reply(Term::make_atom("overloaded")));
+    reply(conn, call, error_reply(Term::make_atom("overloaded")));
+}
+
+// {call, M, F, A} goes where its function ran before: a blocking thread for
+// a sync one, an event worker for an async one or one not seen yet.
+pool::Route Dispatcher::route_of(const RequestKind& kind, std::string_view request) const {
+    if (kind.route != RouteBy::CallKind) return kind.route == RouteBy::Blocking ? pool::Route::Blocking : pool::Route::Event;
+    term::TermReader reader(request);
+    std::size_t arity = 0;
+    std::string_view name, module, function;
+    if (reader.read_tuple_header(arity) != term::DecodeError::Ok || reader.read_atom(name) != term::DecodeError::Ok ||
+        reader.read_binary(module) != term::DecodeError::Ok || reader.read_binary(function) != term::DecodeError::Ok)
+        return pool::Route::Blocking;  // malformed: its worker answers bad_request
+    return python::call_routes().find(module, function) == python::CallKind::Sync ? pool::Route::Blocking
+                                                                                 : pool::Route::Event;
+}
+
+void Dispatcher::on_close(net::Connection& conn) {
+    for (const auto& ticket : monitors_.closed(conn.id())) pool_.cancel(ticket);
 }
 
 void Dispatcher::on_oversize(net::Connection& conn, std::string_view prefix, std::uint64_t size) {
@@ -184,6 +212,23 @@ void Dispatcher::answer_unlink_id(net::Connection& conn, const dist::ControlMess
     std::string out;
     dist::append_unlink_id_ack(out, msg.id, msg.to, msg.from);
     conn.queue(std::move(out));
+}
+
+// A monitor of a name we answer to is kept (gen_server:call sets one per
+// call: net_adm:ping's to net_kernel too); any other target is a process
+// that does not exist.
+void Dispatcher::on_monitor(net::Connection& conn, const dist::ControlMessage& msg) {
+    term::TermReader reader(msg.to);
+    std::string_view name;
+    if (reader.read_atom(name) == term::DecodeError::Ok && (name == options_.register_name || name == "net_kernel")) {
+        monitors_.monitored(conn.id(), msg.id);
+        return;
+    }
+    answer_monitor(conn, msg);
+}
+
+void Dispatcher::on_demonitor(net::Connection& conn, const dist::ControlMessage& msg) {
+    if (auto ticket = monitors_.demonitored(conn.id(), msg.id)) pool_.cancel(ticket);
 }
 
 void Dispatcher::answer_monitor(net::Connection& conn, const dist::ControlMessage& msg) {

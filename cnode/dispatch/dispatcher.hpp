@@ -6,6 +6,7 @@
 
 #include "app/options.hpp"
 #include "app/stats.hpp"
+#include "dispatch/caller_monitors.hpp"
 #include "dist/control.hpp"
 #include "dist/gen_call.hpp"
 #include "net/packet.hpp"
@@ -23,6 +24,8 @@ class Connection;
 
 namespace pycnode::dispatch {
 
+struct RequestKind;
+
 class Dispatcher {
 public:
     using PeerList = std::function<std::vector<std::string_view>()>;
@@ -32,6 +35,9 @@ public:
 
     void on_packet(net::Connection& conn, net::Packet packet);
     void on_oversize(net::Connection& conn, std::string_view prefix, std::uint64_t size);
+    // The connection is closing: the requests its callers monitor are cancelled.
+    void on_close(net::Connection& conn);
+    std::size_t monitors() const { return monitors_.size(); }
 
 private:
     void on_reg_send(net::Connection& conn, net::Packet&& packet, const dist::ControlMessage& msg);
@@ -41,7 +47,11 @@ private:
     void answer_is_auth(net::Connection& conn, const dist::GenCall& call);
     void answer_link(net::Connection& conn, const dist::ControlMessage& msg);
     void answer_unlink_id(net::Connection& conn, const dist::ControlMessage& msg);
+    void on_monitor(net::Connection& conn, const dist::ControlMessage& msg);
+    void on_demonitor(net::Connection& conn, const dist::ControlMessage& msg);
     void answer_monitor(net::Connection& conn, const dist::ControlMessage& msg);
+    void refuse_overloaded(net::Connection& conn, const dist::GenCall& call);
+    pool::Route route_of(const RequestKind& kind, std::string_view request) const;
     void reply(net::Connection& conn, const dist::GenCall& call, const term::Term& answer);
 
     const Options& options_;
@@ -49,6 +59,7 @@ private:
     pool::WorkerPool& pool_;
     const python::Runtime& python_;
     PeerList peers_;
+    CallerMonitors monitors_;
 };
 
 }  // namespace pycnode::dispatch

@@ -31,11 +31,15 @@ Term answer_stats(const LoopContext& ctx, term::ByteArena&) {
     put(kv, "requests_served", count(s.served.load(std::memory_order_relaxed)));
     put(kv, "requests_failed", count(s.failed.load(std::memory_order_relaxed)));
     put(kv, "requests_in_flight", count(s.in_flight.load(std::memory_order_relaxed)));
+    put(kv, "requests_waiting", count(ctx.pool.queue_length()));
+    put(kv, "requests_completed", count(s.served.load(std::memory_order_relaxed)));
+    put(kv, "requests_cancelled", count(s.cancelled.load(std::memory_order_relaxed)));
     put(kv, "requests_overloaded", count(s.overloaded.load(std::memory_order_relaxed)));
     put(kv, "replies_dropped", count(s.dropped_replies.load(std::memory_order_relaxed)));
     put(kv, "handshakes_refused", count(s.handshakes_refused.load(std::memory_order_relaxed)));
     put(kv, "queue_length", count(ctx.pool.queue_length()));
     put(kv, "workers", count(ctx.pool.workers()));
+    put(kv, "threads", count(ctx.pool.threads()));
     const auto& py = ctx.python.info();
     put(kv, "python_version", Term::make_binary(py.version));
     put(kv, "python_implementation", Term::make_binary(py.implementation));

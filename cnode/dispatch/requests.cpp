@@ -13,9 +13,10 @@ namespace {
 const RequestKind request_kinds[] = {
     {"ping", 0, "ping", &answer_ping, nullptr},
     {"stats", 0, "stats", &answer_stats, nullptr},
-    {"call", 4, "{call, Module :: binary(), Function :: binary(), Args :: list()}", nullptr, &python::run_call},
+    {"call", 4, "{call, Module :: binary(), Function :: binary(), Args :: list()}", nullptr, &python::run_call,
+     RouteBy::CallKind},
     {"wsgi", 5, "{wsgi, Module :: binary(), Callable :: binary(), Environ :: map(), Opts :: map()}", nullptr,
-     &python::run_wsgi},
+     &python::run_wsgi, RouteBy::Blocking},
     {"asgi", 6,
      "{asgi, Module :: binary(), Callable :: binary(), Scope :: map() | reference(), Body :: binary(), Opts :: map()}",
      nullptr, &python::run_asgi},

@@ -29,12 +29,18 @@ struct LoopContext {
 
 using LoopHandler = term::Term (*)(const LoopContext& ctx, term::ByteArena& arena);
 
+// Which workers run a kind: event workers (many in flight each), blocking
+// threads (one at a time each), or, for generic calls, whichever suits the
+// function (python/call_routes.hpp).
+enum class RouteBy : unsigned char { Event, Blocking, CallKind };
+
 struct RequestKind {
     std::string_view name;   // the atom, alone or heading a tuple
     std::size_t arity;       // 0 for a bare atom, else the tuple's size
     std::string_view shape;  // how it must look, for bad_request details
     LoopHandler on_loop;     // exactly one of these two is set
     pool::WorkerHandler on_worker;
+    RouteBy route = RouteBy::Event;
 };
 
 // Picks the kind of `request` (external format, no 131) from its head only;

@@ -52,6 +52,7 @@ void Connection::close(std::string_view why) {
     closing_ = true;
     log::info("connection to {} closed: {}", peer_, why);
     out_.clear();
+    loop_.dispatcher().on_close(*this);  // its callers are gone: their requests are cancelled
     if (!opened_) {
         loop_.forget(id_);  // never became a libuv handle: nothing to wait for
         return;

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <string>
 
 namespace pycnode::net {
 namespace {
@@ -54,8 +55,31 @@ int on_writev(void* ctx, const void* iov, int iovcnt, ssize_t* len, unsigned) {
     return 0;
 }
 
+// DFLAG_DIST_MONITOR_NAME: "monitor by registered name". ei does not offer
+// it, so an Erlang node monitoring {pycnode, Node} (gen_server:call does)
+// keeps the monitor to itself and pycnode never learns that a caller gave
+// up. Offered, the node sends MONITOR_P before the call and DEMONITOR_P when
+// the caller stops waiting (reply, timeout, exit), which is how pycnode
+// cancels abandoned requests. The flag is not covered by the digest.
+constexpr std::uint64_t dflag_dist_monitor_name = 0x20;
+
+// ei's challenge ('N': 8 flag bytes at offset 3; the older 'n': 4 at 5,
+// after the 2-byte length header) with the flag added; other writes of the
+// handshake (status 's', ack 'a') pass as they are.
+void offer_monitor_name(std::string& msg) {
+    std::size_t at = msg.size() >= 11 && msg[2] == 'N' ? 3 : msg.size() >= 9 && msg[2] == 'n' ? 5 : 0;
+    std::size_t width = msg[2] == 'N' ? 8 : 4;
+    if (at == 0) return;
+    std::uint64_t flags = 0;
+    for (std::size_t i = 0; i < width; ++i) flags = flags << 8 | static_cast<unsigned char>(msg[at + i]);
+    flags |= dflag_dist_monitor_name;
+    for (std::size_t i = width; i-- > 0; flags >>= 8) msg[at + i] = static_cast<char>(flags & 0xff);
+}
+
 int on_write(void* ctx, const char* buf, ssize_t* len, unsigned) {
-    ssize_t n = ::write(ctx_fd(ctx), buf, static_cast<std::size_t>(*len));
+    std::string msg(buf, static_cast<std::size_t>(*len));
+    offer_monitor_name(msg);
+    ssize_t n = ::write(ctx_fd(ctx), msg.data(), msg.size());
     if (n < 0) return errno;
     *len = n;
     return 0;

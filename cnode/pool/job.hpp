@@ -6,10 +6,12 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
 #include "net/packet.hpp"
+#include "pool/ticket.hpp"
 #include "term/term.hpp"
 
 namespace pycnode::python {
@@ -29,9 +31,15 @@ struct Span {
 using WorkerHandler = term::Term (*)(python::WorkerContext& ctx, const term::Term& request,
                                      term::ByteArena& arena);
 
+// Where a job runs: on an event worker (ASGI, async calls: many in flight
+// each), on a blocking thread (WSGI, sync calls: one at a time each).
+enum class Route : std::uint8_t { Event, Blocking };
+
 struct Job {
     std::uint64_t connection_id = 0;
     WorkerHandler handler = nullptr;
+    Route route = Route::Event;
+    std::shared_ptr<Ticket> ticket;  // set when the caller monitors the call: it can cancel
     net::Packet packet;  // the whole distribution packet the request came in
     Span request;        // the request term (external format, no 131)
     Span reply_to;       // the caller's pid (external format)

@@ -1,78 +1,62 @@
 #include "pool/worker_pool.hpp"
 
 #include "app/log.hpp"
-#include "dist/gen_call.hpp"
+#include "pool/job_runner.hpp"
 #include "python/worker_context.hpp"
-#include "term/term_reader.hpp"
 
 #include <pthread.h>
 
 namespace pycnode::pool {
-namespace {
 
-term::Term bad_request(term::ByteArena& arena, std::string_view detail) {
-    using term::Term;
-    return Term::tuple_of(Term::make_atom("error"),
-                          Term::tuple_of(Term::make_atom("bad_request"), Term::make_binary(arena.keep(std::string(detail)))));
-}
-
-bool is_error_reply(const term::Term& reply) {
-    return reply.kind == term::Kind::Tuple && !reply.items.empty() && reply.items[0].is_atom("error");
-}
-
-}  // namespace
-
-Reply run_job(python::WorkerContext& ctx, const Job& job, bool& is_error) {
-    term::ByteArena arena;
-    term::Term request;
-    term::Term reply;
-    if (auto err = term::TermReader::read_whole(job.request.in(job.packet), request); err != term::DecodeError::Ok)
-        reply = bad_request(arena, std::string("undecodable request: ") + term::describe(err));
-    else
-        reply = job.handler(ctx, request, arena);
-    is_error = is_error_reply(reply);
-
-    Reply out;
-    out.connection_id = job.connection_id;
-    dist::append_reply(out.packet, job.reply_to.in(job.packet), job.tag.in(job.packet), reply);
-    ctx.release_held();  // the reply may have pointed into Python objects until now
-    return out;
-}
-
-WorkerPool::WorkerPool(python::Runtime& runtime, unsigned workers, std::size_t queue_limit, Stats& stats,
-                       ReplyQueue<Reply>& replies)
-    : runtime_(runtime), stats_(stats), replies_(replies), jobs_(queue_limit) {
-    threads_.reserve(workers);
-    for (unsigned i = 0; i < workers; ++i) threads_.emplace_back([this, i] { run_worker(i); });
+WorkerPool::WorkerPool(python::Runtime& runtime, PoolSizes sizes, Stats& stats, ReplyQueue<Reply>& replies)
+    : runtime_(runtime), stats_(stats), outlet_(stats, replies), event_jobs_(sizes.queue_limit),
+      blocking_jobs_(sizes.queue_limit) {
+    threads_.reserve(sizes.blocking_threads);
+    for (unsigned i = 0; i < sizes.blocking_threads; ++i) threads_.emplace_back([this, i] { run_blocking(i); });
+    event_workers_.reserve(sizes.event_workers);
+    for (unsigned i = 0; i < sizes.event_workers; ++i)
+        event_workers_.push_back(std::make_unique<EventWorker>(
+            i, runtime_, event_jobs_, outlet_, [this](Job&& job) { return submit_blocking(std::move(job)); }));
 }
 
 WorkerPool::~WorkerPool() { stop(); }
 
 bool WorkerPool::submit(Job&& job) {
     stats_.in_flight.fetch_add(1, std::memory_order_relaxed);
-    if (jobs_.push(std::move(job))) return true;
-    stats_.in_flight.fetch_sub(1, std::memory_order_relaxed);
-    return false;
+    bool queued = job.route == Route::Blocking ? blocking_jobs_.push(std::move(job)) : event_jobs_.push(std::move(job));
+    if (!queued) stats_.in_flight.fetch_sub(1, std::memory_order_relaxed);
+    return queued;
+}
+
+bool WorkerPool::submit_blocking(Job&& job) { return blocking_jobs_.push(std::move(job)); }
+
+void WorkerPool::cancel(const std::shared_ptr<Ticket>& ticket) {
+    if (ticket->cancel() != Fate::Running) return;  // queued: dropped when popped; done: nothing to do
+    int worker = ticket->worker();
+    if (worker >= 0 && static_cast<std::size_t>(worker) < event_workers_.size())
+        event_workers_[static_cast<std::size_t>(worker)]->cancel(ticket);
 }
 
 void WorkerPool::stop() {
-    jobs_.close();
+    event_jobs_.close();
+    for (auto& worker : event_workers_) worker->join();
+    // After the event workers: they may still hand sync calls over.
+    blocking_jobs_.close();
     for (auto& t : threads_)
         if (t.joinable()) t.join();
 }
 
-void WorkerPool::run_worker(unsigned index) {
-    pthread_setname_np(pthread_self(), fmt::format("pyworker-{}", index).c_str());
+void WorkerPool::run_blocking(unsigned index) {
+    pthread_setname_np(pthread_self(), fmt::format("pythread-{}", index).c_str());
     python::WorkerContext ctx(runtime_);
+    JobRunner runner(outlet_, /*can_defer=*/false, nullptr);
+    ctx.set_job_hooks(&runner);
     Job job;
-    while (jobs_.pop(job)) {
-        bool is_error = false;
-        Reply reply = run_job(ctx, job, is_error);
-        stats_.in_flight.fetch_sub(1, std::memory_order_relaxed);
-        stats_.answered(is_error);
-        replies_.push(std::move(reply));
+    while (blocking_jobs_.pop(job)) {
+        runner.run(ctx, job, -1);
         job = Job{};  // release the request packet now, not when the next job arrives
     }
+    ctx.set_job_hooks(nullptr);
 }
 
 }  // namespace pycnode::pool

@@ -1,15 +1,23 @@
-// N Python worker threads fed by one bounded queue.
+// The workers that run Python, in two kinds, each fed by its own queue:
 //
-// A worker decodes the request and encodes the reply while detached from the
-// interpreter, and attaches only while it runs Python; the finished reply
-// packet goes to the loop thread through the reply queue.
+// - event workers (--workers): each an asyncio loop keeping many requests
+//   in flight: ASGI requests, async calls (event_worker.hpp);
+// - blocking threads (--threads): each runs one request at a time to its
+//   end: WSGI requests, sync calls, which may block in C or in time.sleep
+//   without holding up anything but their own thread.
+//
+// Replies go to the loop thread through the reply queue (outlet.hpp).
 #pragma once
 
 #include "app/stats.hpp"
+#include "pool/event_queue.hpp"
+#include "pool/event_worker.hpp"
 #include "pool/job.hpp"
 #include "pool/job_queue.hpp"
+#include "pool/outlet.hpp"
 #include "pool/reply_queue.hpp"
 
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -19,32 +27,40 @@ class Runtime;
 
 namespace pycnode::pool {
 
+struct PoolSizes {
+    unsigned event_workers = 1;
+    unsigned blocking_threads = 1;
+    std::size_t queue_limit = 65536;  // per queue: jobs not yet started
+};
+
 class WorkerPool {
 public:
-    WorkerPool(python::Runtime& runtime, unsigned workers, std::size_t queue_limit, Stats& stats,
-               ReplyQueue<Reply>& replies);
+    WorkerPool(python::Runtime& runtime, PoolSizes sizes, Stats& stats, ReplyQueue<Reply>& replies);
     ~WorkerPool();  // stop()
 
-    // False if the queue is full (or closed): the caller answers {error, overloaded}.
+    // Loop thread. False if the job's queue is full (or closed): the caller
+    // answers {error, overloaded}; `job` is then left untouched.
     bool submit(Job&& job);
+    // Loop thread: the caller of a request gave up.
+    void cancel(const std::shared_ptr<Ticket>& ticket);
     // Lets queued jobs finish, then joins every worker.
     void stop();
 
-    std::size_t queue_length() const { return jobs_.size(); }
-    unsigned workers() const { return static_cast<unsigned>(threads_.size()); }
+    std::size_t queue_length() const { return event_jobs_.size() + blocking_jobs_.size(); }
+    unsigned workers() const { return static_cast<unsigned>(event_workers_.size()); }
+    unsigned threads() const { return static_cast<unsigned>(threads_.size()); }
 
 private:
-    void run_worker(unsigned index);
+    bool submit_blocking(Job&& job);
+    void run_blocking(unsigned index);
 
     python::Runtime& runtime_;
     Stats& stats_;
-    ReplyQueue<Reply>& replies_;
-    JobQueue<Job> jobs_;
+    Outlet outlet_;
+    EventQueue<Job> event_jobs_;
+    JobQueue<Job> blocking_jobs_;
+    std::vector<std::unique_ptr<EventWorker>> event_workers_;
     std::vector<std::thread> threads_;
 };
-
-// Runs one job: decode (detached), handler (attaches as needed), encode
-// (detached). Exposed for the stress tests.
-Reply run_job(python::WorkerContext& ctx, const Job& job, bool& is_error);
 
 }  // namespace pycnode::pool

@@ -6,6 +6,9 @@
 #include "python/asgi_worker.hpp"
 #include "python/compat.hpp"
 #include "python/errors.hpp"
+#include "python/event_loop.hpp"
+#include "python/waiting.hpp"
+#include "python/worker_context.hpp"
 
 #include <cstddef>
 
@@ -44,6 +47,7 @@ struct Cycle {
     PyObject* waiter;   // a Future resolved when the response completes
     int phase;
     bool trailers;
+    bool disconnected;  // the caller gave up: receive() says http.disconnect
 };
 
 Cycle* as_cycle(PyObject* self) { return reinterpret_cast<Cycle*>(self); }
@@ -273,7 +277,7 @@ PyRef event(PyObject* type_key, PyObject* type) {
 PyObject* cycle_receive(PyObject* self_obj, PyObject*) {
     Cycle* self = as_cycle(self_obj);
     const Kit& kit = *self->kit;
-    if (self->body) {
+    if (self->body && !self->disconnected) {
         PyRef request = event(kit.type.get(), kit.http_request.get());
         if (!request || PyDict_SetItem(request.get(), kit.body.get(), self->body) < 0 ||
             PyDict_SetItem(request.get(), kit.more_body.get(), Py_False) < 0)
@@ -283,7 +287,8 @@ PyObject* cycle_receive(PyObject* self_obj, PyObject*) {
     }
     // Before the response completes, wait for it as a server waits for the
     // client to go away: rare, and asyncio's business, so in Python.
-    if (self->phase != Complete && !self->error) return PyObject_CallOneArg(kit.receive_after_body.get(), self_obj);
+    if (self->phase != Complete && !self->error && !self->disconnected)
+        return PyObject_CallOneArg(kit.receive_after_body.get(), self_obj);
     PyRef disconnect = event(kit.type.get(), kit.http_disconnect.get());
     return disconnect ? new_ready(kit.ready_type.get(), disconnect.get()) : nullptr;
 }
@@ -475,6 +480,35 @@ PyRef CycleKit::create(PyObject* protocol_error, PyObject* no_response) {
     return fill(*kit, protocol_error, no_response) ? std::move(capsule) : PyRef();
 }
 
+namespace {
+
+// The reply of a cycle whose app returned `returned`, or raised (null, its
+// exception set).
+term::Term finish_cycle(WorkerContext& ctx, PyObject* cycle, PyObject* returned, term::ByteArena& arena) {
+    AsgiWorker& asgi = *ctx.asgi();  // made before the cycle, it outlives the worker's loop
+    Cycle* c = as_cycle(cycle);
+    if (!returned && !keep_response_after(c)) return asgi_error_reply(ctx, asgi, arena);
+    return response_reply(ctx, asgi, c, arena);
+}
+
+// The caller gave up: the app's receive() says http.disconnect now, and
+// its task is cancelled after the grace period unless it ends first.
+void disconnect_cycle(WorkerContext& ctx, PyObject* cycle, PyObject* task) {
+    Cycle* c = as_cycle(cycle);
+    c->disconnected = true;
+    if (wake_waiter(c) < 0) log::warning("asgi: waking a disconnected request failed: {}", take_exception_text());
+    EventLoop* loop = ctx.existing_event_loop();
+    unsigned grace = ctx.cancel_grace_ms();
+    if (!loop || grace == 0) return cancel_task(ctx, cycle, task);
+    PyRef cancel = PyRef::steal(PyObject_GetAttrString(task, "cancel"));
+    PyRef timer = cancel ? PyRef::steal(PyObject_CallMethod(loop->loop(), "call_later", "dO", grace / 1000.0,
+                                                            cancel.get()))
+                         : PyRef();
+    if (!timer) log::warning("asgi: scheduling the cancel of an abandoned request failed: {}", take_exception_text());
+}
+
+}  // namespace
+
 term::Term run_native_cycle(WorkerContext& ctx, AsgiWorker& asgi, PyObject* app, PyObject* scope, PyObject* body,
                             term::ByteArena& arena) {
     PyRef cycle = new_cycle(asgi.cycle_kit(), body);
@@ -483,10 +517,12 @@ term::Term run_native_cycle(WorkerContext& ctx, AsgiWorker& asgi, PyObject* app,
     PyRef send = receive ? PyRef::steal(PyCFunction_New(&send_def, cycle.get())) : PyRef();
     if (!send) return asgi_error_reply(ctx, asgi, arena);
     PyRef awaitable = call3(app, scope, receive.get(), send.get());
-    PyRef returned = awaitable ? asgi.driver().run(awaitable.get()) : PyRef();
-    Cycle* c = as_cycle(cycle.get());
-    if (!returned && !keep_response_after(c)) return asgi_error_reply(ctx, asgi, arena);
-    return response_reply(ctx, asgi, c, arena);
+    if (!awaitable) return finish_cycle(ctx, cycle.get(), nullptr, arena);
+    PyRef returned;
+    if (await_or_defer(ctx, awaitable.get(), returned, cycle.get(), &finish_cycle, &disconnect_cycle) ==
+        Awaited::Deferred)
+        return {};
+    return finish_cycle(ctx, cycle.get(), returned.get(), arena);
 }
 
 }  // namespace pycnode::python

@@ -10,6 +10,7 @@
 #include "python/errors.hpp"
 #include "python/request_checks.hpp"
 #include "python/scope_store.hpp"
+#include "python/waiting.hpp"
 #include "python/worker_context.hpp"
 #include "term/ext_format.hpp"
 
@@ -92,6 +93,12 @@ PyRef start_runner(WorkerContext& ctx, const AsgiRequest& req, PyObject* app, Py
     return {};
 }
 
+// A custom runner's run_asgi returns (status, headers, body), or raises.
+term::Term finish_runner(WorkerContext& ctx, PyObject*, PyObject* result, term::ByteArena& arena) {
+    if (!result) return asgi_error_reply(ctx, *ctx.asgi(), arena);
+    return asgi_response_reply(ctx, result, arena);
+}
+
 }  // namespace
 
 term::Term run_asgi(WorkerContext& ctx, const term::Term& request, term::ByteArena& arena) {
@@ -118,9 +125,11 @@ term::Term run_asgi(WorkerContext& ctx, const term::Term& request, term::ByteAre
     std::string bad_result;
     PyRef awaitable = start_runner(ctx, req, app, scope.get(), body.get(), bad_result);
     if (!bad_result.empty()) return bad_result_reply(arena, bad_result);
-    PyRef result = awaitable ? asgi->driver().run(awaitable.get()) : PyRef();
-    if (!result) return asgi_error_reply(ctx, *asgi, arena);
-    return asgi_response_reply(ctx, result.get(), arena);
+    if (!awaitable) return asgi_error_reply(ctx, *asgi, arena);
+    PyRef result;
+    if (await_or_defer(ctx, awaitable.get(), result, nullptr, &finish_runner, &cancel_task) == Awaited::Deferred)
+        return {};
+    return finish_runner(ctx, nullptr, result.get(), arena);
 }
 
 term::Term run_build_scope(WorkerContext&, const term::Term& request, term::ByteArena& arena) {

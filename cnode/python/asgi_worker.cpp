@@ -4,6 +4,8 @@
 
 #include "app/log.hpp"
 #include "python/errors.hpp"
+#include "python/event_loop.hpp"
+#include "python/worker_context.hpp"
 
 namespace pycnode::python {
 namespace {
@@ -15,33 +17,26 @@ PyRef import_attribute(const char* module, const char* name) {
 
 }  // namespace
 
-std::unique_ptr<AsgiWorker> AsgiWorker::create() {
+std::unique_ptr<AsgiWorker> AsgiWorker::create(WorkerContext& ctx) {
     std::unique_ptr<AsgiWorker> worker(new AsgiWorker());
-    if (!worker->load()) return nullptr;
+    if (!worker->load(ctx)) return nullptr;
     return worker;
 }
 
-bool AsgiWorker::load() {
+bool AsgiWorker::load(WorkerContext& ctx) {
     protocol_error_ = import_attribute("pyrunner.asgi", "ASGIProtocolError");
     no_response_ = import_attribute("pyrunner.asgi", "NoResponse");
     lifespan_failed_ = import_attribute("pyrunner.asgi", "LifespanFailed");
-    PyRef loop_type = import_attribute("pyrunner.asgi_loop", "WorkerLoop");
-    if (!protocol_error_ || !no_response_ || !lifespan_failed_ || !loop_type) return false;
+    PyRef lifespans_type = import_attribute("pyrunner.asgi_loop", "AsgiLifespans");
+    EventLoop* loop = ctx.event_loop();
+    if (!protocol_error_ || !no_response_ || !lifespan_failed_ || !lifespans_type || !loop) return false;
     cycle_kit_ = CycleKit::create(protocol_error_.get(), no_response_.get());
     if (!cycle_kit_) return false;
-    // Made here, on the worker's own thread: the loop belongs to it.
-    worker_loop_ = PyRef::steal(PyObject_CallNoArgs(loop_type.get()));
-    lifespan_state_ = worker_loop_ ? PyRef::steal(PyObject_GetAttrString(worker_loop_.get(), "lifespan_state")) : PyRef();
+    PyRef lifespans = PyRef::steal(PyObject_CallOneArg(lifespans_type.get(), loop->worker_loop()));
+    lifespan_state_ = lifespans ? PyRef::steal(PyObject_GetAttrString(lifespans.get(), "state")) : PyRef();
     if (!lifespan_state_) return false;
     scopes_ = ScopeBuilder::create();
-    driver_ = scopes_ ? AsgiDriver::create(worker_loop_.get()) : nullptr;
-    return driver_ != nullptr;
-}
-
-AsgiWorker::~AsgiWorker() {
-    if (!worker_loop_) return;
-    PyRef closed = PyRef::steal(PyObject_CallMethod(worker_loop_.get(), "close", nullptr));
-    if (!closed) log::warning("asgi: closing the worker's event loop failed: {}", take_exception_text());
+    return scopes_ != nullptr;
 }
 
 const LifespanOutcome* AsgiWorker::lifespan(PyObject* app) {

@@ -1,14 +1,13 @@
-// What one worker keeps for ASGI: its event loop and driver, its scope
-// builder, pyrunner.asgi's objects, and the lifespan of each app it ran.
+// What one worker keeps for ASGI: its scope builder, pyrunner.asgi's
+// objects, and the lifespan of each app it ran (on the worker's event loop,
+// python/event_loop.hpp).
 //
-// Made on the worker's first ASGI request (a worker that serves only calls
-// creates no event loop) and owned by its WorkerContext, so it is used by
-// one thread only and needs no lock, with or without the GIL. Destroyed
-// attached, on that thread: the apps' lifespans are shut down (bounded by
-// pyrunner.asgi_loop.SHUTDOWN_TIMEOUT) and the loop is closed.
+// Made on the worker's first ASGI request and owned by its WorkerContext,
+// so it is used by one thread only and needs no lock, with or without the
+// GIL. The apps' lifespans are shut down when the worker's loop closes
+// (bounded by pyrunner.worker_loop.SHUTDOWN_TIMEOUT).
 #pragma once
 
-#include "python/asgi_drive.hpp"
 #include "python/py_ref.hpp"
 #include "python/scope_builder.hpp"
 
@@ -17,6 +16,8 @@
 #include <unordered_map>
 
 namespace pycnode::python {
+
+class WorkerContext;
 
 struct LifespanOutcome {
     PyRef state;          // the state dict after lifespan.startup.complete; null: no lifespan
@@ -27,13 +28,12 @@ struct LifespanOutcome {
 class AsgiWorker {
 public:
     // Attached only. Null with a Python exception set on failure.
-    static std::unique_ptr<AsgiWorker> create();
-    ~AsgiWorker();  // attached only
+    static std::unique_ptr<AsgiWorker> create(WorkerContext& ctx);
+    ~AsgiWorker() = default;  // attached only
     AsgiWorker(const AsgiWorker&) = delete;
     AsgiWorker& operator=(const AsgiWorker&) = delete;
 
     ScopeBuilder& scopes() { return *scopes_; }
-    AsgiDriver& driver() { return *driver_; }
     PyObject* cycle_kit() const { return cycle_kit_.get(); }      // for run_native_cycle
     PyObject* protocol_error() const { return protocol_error_.get(); }
     PyObject* no_response() const { return no_response_.get(); }
@@ -45,11 +45,10 @@ public:
 
 private:
     AsgiWorker() = default;
-    bool load();
+    bool load(WorkerContext& ctx);
 
-    PyRef worker_loop_, protocol_error_, no_response_, lifespan_failed_, lifespan_state_, cycle_kit_;
+    PyRef protocol_error_, no_response_, lifespan_failed_, lifespan_state_, cycle_kit_;
     std::unique_ptr<ScopeBuilder> scopes_;
-    std::unique_ptr<AsgiDriver> driver_;
     struct AppLifespan {
         PyRef app;  // keeps the key alive
         LifespanOutcome outcome;

@@ -1,9 +1,15 @@
 // {call, Module, Function, Args}: apply a Python function, as erlang:apply/3.
 //
 // The request is checked before attaching (a malformed one costs no Python
-// time), then: arguments to Python, the callable from the worker's cache,
-// one vectorcall, the result back to a term.
+// time), then: the callable from the worker's cache, arguments to Python,
+// one vectorcall, the result back to a term. A sync function runs on a
+// blocking thread; an async one (or any call that returns an awaitable) is
+// awaited on an event worker's loop, many at once (call_routes.hpp says
+// how a call finds its kind of worker).
+#include "python/call_routes.hpp"
 #include "python/errors.hpp"
+#include "python/event_loop.hpp"
+#include "python/waiting.hpp"
 #include "python/from_python.hpp"
 #include "python/request_checks.hpp"
 #include "python/runtime.hpp"
@@ -81,6 +87,35 @@ std::string convert_arguments(WorkerContext& ctx, const std::vector<Term>& terms
 
 }  // namespace
 
+namespace {
+
+// `async def` functions and methods without a Python call; anything else
+// (functools.partial, callables with __call__) through inspect.
+bool is_coroutine_function(PyObject* callable) {
+    PyObject* fn = PyMethod_Check(callable) ? PyMethod_GET_FUNCTION(callable) : callable;
+    if (PyFunction_Check(fn))
+        return (reinterpret_cast<PyCodeObject*>(PyFunction_GET_CODE(fn))->co_flags & CO_COROUTINE) != 0;
+    PyRef inspect = PyRef::steal(PyImport_ImportModule("inspect"));
+    PyRef answer = inspect ? PyRef::steal(PyObject_CallMethod(inspect.get(), "iscoroutinefunction", "O", callable))
+                           : PyRef();
+    int is = answer ? PyObject_IsTrue(answer.get()) : -1;
+    if (is < 0) PyErr_Clear();  // not knowing costs a hand-over, nothing else
+    return is > 0;
+}
+
+term::Term value_reply(WorkerContext& ctx, PyObject* result, term::ByteArena& arena) {
+    if (!result) return python_error_reply(ctx, arena);
+    Term value;
+    if (auto status = from_python(ctx, result, arena, value); !status) return bad_result_reply(arena, status.detail());
+    return ok_reply(std::move(value));
+}
+
+term::Term finish_async_call(WorkerContext& ctx, PyObject*, PyObject* result, term::ByteArena& arena) {
+    return value_reply(ctx, result, arena);
+}
+
+}  // namespace
+
 term::Term run_call(WorkerContext& ctx, const term::Term& request, term::ByteArena& arena) {
     if (std::string problem = check_request(request); !problem.empty()) return bad_request_reply(arena, problem);
     const auto& module = request.items[1].bytes;
@@ -89,18 +124,28 @@ term::Term run_call(WorkerContext& ctx, const term::Term& request, term::ByteAre
 
     // Declared first, so every Python reference below is dropped attached.
     WorkerContext::Attached attached(ctx);
+    PyObject* callable = ctx.callable(module, function);
+    if (!callable) return python_error_reply(ctx, arena);
+    if (call_routes().find(module, function) != CallKind::Async) {
+        if (is_coroutine_function(callable)) {
+            call_routes().record(module, function, CallKind::Async);
+        } else if (ctx.hand_to_blocking()) {  // an event worker: this one may block
+            call_routes().record(module, function, CallKind::Sync);
+            return {};
+        }
+    }
     ArgumentVector args(arg_terms.size());
     if (std::string problem = convert_arguments(ctx, arg_terms, args); !problem.empty())
         return bad_request_reply(arena, problem);
-    PyObject* callable = ctx.callable(module, function);
-    if (!callable) return python_error_reply(ctx, arena);
     PyRef result = PyRef::steal(PyObject_Vectorcall(callable, args.args(), args.nargsf(), nullptr));
-    if (!result) return python_error_reply(ctx, arena);
+    if (!result || !is_awaitable(result.get())) return value_reply(ctx, result.get(), arena);
 
-    Term value;
-    if (auto status = from_python(ctx, result.get(), arena, value); !status)
-        return bad_result_reply(arena, status.detail());
-    return ok_reply(std::move(value));
+    // A sync function that returned an awaitable: next time, an event worker.
+    call_routes().record(module, function, CallKind::Async);
+    PyRef awaited;
+    if (await_or_defer(ctx, result.get(), awaited, nullptr, &finish_async_call, &cancel_task) == Awaited::Deferred)
+        return {};
+    return value_reply(ctx, awaited.get(), arena);
 }
 
 }  // namespace pycnode::python

@@ -31,6 +31,7 @@ public:
         std::vector<std::string> pythonpath;  // prepended to sys.path, in order
         bool allow_gil = false;               // free-threaded build: accept a GIL re-enabled by an import
         std::vector<std::string> preload;     // modules imported at start-up, each checked for the GIL
+        unsigned cancel_grace_ms = 1000;      // an abandoned ASGI request's time between http.disconnect and cancel
     };
 
     // Initialises CPython on the calling (main) thread, imports pyrunner, then
@@ -43,6 +44,7 @@ public:
     // Fixed once the constructor returns, so any thread may read it.
     const InterpreterInfo& info() const { return info_; }
     _is* interpreter() const { return interpreter_; }
+    unsigned cancel_grace_ms() const { return config_.cancel_grace_ms; }
     // Whether the GIL is on now: at start-up, or turned on since by an import.
     bool gil_enabled() const { return info_.gil_enabled || gil_warning_logged_.load(std::memory_order_relaxed); }
 

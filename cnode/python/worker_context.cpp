@@ -2,6 +2,8 @@
 
 #include "python/asgi_worker.hpp"
 #include "python/errors.hpp"
+#include "python/event_loop.hpp"
+#include "python/waiting.hpp"
 #include "python/wsgi_state.hpp"
 
 #include <stdexcept>
@@ -50,7 +52,11 @@ WorkerContext::~WorkerContext() {
 // thread state goes; deleting the current state also detaches.
 void WorkerContext::delete_thread_state() {
     held_.clear();
-    asgi_.reset();  // first: shutting lifespans down runs app code
+    // First: closing the loop shuts lifespans down (app code) and cancels
+    // the requests still waiting, whose replies the servers below build.
+    event_loop_.reset();
+    waiting_.clear();
+    asgi_.reset();
     wsgi_state_.reset();
     callables_.clear();
     atoms_.clear();
@@ -145,8 +151,17 @@ wsgi::WsgiState* WorkerContext::wsgi_state() {
     return wsgi_state_.get();
 }
 
+EventLoop* WorkerContext::event_loop() {
+    if (!event_loop_) event_loop_ = EventLoop::create();
+    return event_loop_.get();
+}
+
+void WorkerContext::cancel_waiting(const void* key) {
+    if (auto it = waiting_.find(key); it != waiting_.end()) it->second->cancel();
+}
+
 AsgiWorker* WorkerContext::asgi() {
-    if (!asgi_) asgi_ = AsgiWorker::create();
+    if (!asgi_) asgi_ = AsgiWorker::create(*this);
     return asgi_.get();
 }
 

@@ -6,6 +6,7 @@
 // free-threaded build, and attaching is the only synchronisation there is.
 #pragma once
 
+#include "python/pending_reply.hpp"
 #include "python/py_ref.hpp"
 #include "python/runtime.hpp"
 
@@ -24,6 +25,8 @@ namespace wsgi {
 class WsgiState;  // python/wsgi_state.hpp
 }
 class AsgiWorker;  // python/asgi_worker.hpp
+class EventLoop;   // python/event_loop.hpp
+class Waiting;     // python/waiting.hpp
 
 // Strings used as attribute or dict keys on the hot path, interned once per
 // worker so lookups compare pointers instead of characters.
@@ -90,6 +93,31 @@ public:
     // cannot be (pyrunner.asgi fails to import).
     AsgiWorker* asgi();
 
+    // This worker's asyncio loop, made on first use. Null with an exception
+    // set if it cannot be.
+    EventLoop* event_loop();
+    EventLoop* existing_event_loop() const { return event_loop_.get(); }
+
+    // The worker running this context sets what its handlers may ask of the
+    // job being run (defer its reply, hand it to a blocking thread).
+    void set_job_hooks(JobHooks* hooks) { job_hooks_ = hooks; }
+    // The reply of the job being run, to send later; null where requests
+    // cannot wait (blocking threads, or no job).
+    std::unique_ptr<PendingReply> defer_reply() { return job_hooks_ ? job_hooks_->defer_reply() : nullptr; }
+    // The job being run goes to a blocking thread instead; false if this
+    // worker is one (then it runs the job itself).
+    bool hand_to_blocking() { return job_hooks_ && job_hooks_->hand_to_blocking(); }
+
+    // The requests waiting on this worker's loop, by PendingReply::key().
+    void add_waiting(const void* key, Waiting* waiting) { waiting_[key] = waiting; }
+    void remove_waiting(const void* key) { waiting_.erase(key); }
+    // Their caller gave up: stop it (no-op if it already ended).
+    void cancel_waiting(const void* key);
+    std::size_t waiting_count() const { return waiting_.size(); }
+
+    // How long an ASGI app whose caller left may go on after http.disconnect.
+    unsigned cancel_grace_ms() const { return runtime_.cancel_grace_ms(); }
+
     // Keeps `obj` alive until release_held(): a reply may point into a large
     // bytes object instead of copying it, until the reply is encoded.
     void hold(PyRef obj) { held_.push_back(std::move(obj)); }
@@ -122,6 +150,9 @@ private:
     std::string key_scratch_;  // reused to build callable keys without allocating
     std::unique_ptr<wsgi::WsgiState> wsgi_state_;
     std::unique_ptr<AsgiWorker> asgi_;
+    std::unique_ptr<EventLoop> event_loop_;
+    JobHooks* job_hooks_ = nullptr;
+    std::unordered_map<const void*, Waiting*> waiting_;
 };
 
 }  // namespace pycnode::python

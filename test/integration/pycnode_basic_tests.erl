@@ -429,9 +429,9 @@ client_unreachable(#{node := N}) ->
     ?assertEqual({error, {nodedown, Nowhere}}, pycnode:ping(Nowhere)),
     ?assertEqual({error, {nodedown, Nowhere}}, pycnode:call(Nowhere, m, f, [])),
     ?assertEqual({error, {nodedown, Nowhere}}, pycnode:stats(Nowhere, #{timeout => infinity})),
-    %% pycnode drops requests to names it did not register, as an Erlang
-    %% node does, and cannot report noproc (no DIST_MONITOR_NAME).
-    ?assertEqual({error, timeout}, pycnode:ping(N, #{name => not_pycnode, timeout => 300})),
+    %% A name pycnode did not register: noproc at once, as from an Erlang
+    %% node (gen_server:call monitors the name; pycnode answers noproc).
+    ?assertEqual({error, {exit, noproc}}, pycnode:ping(N, #{name => not_pycnode, timeout => 5000})),
     ?assertEqual(pong, pycnode:ping(N, #{name => pycnode})).
 
 %% --- helpers -----------------------------------------------------------------

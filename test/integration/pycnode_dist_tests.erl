@@ -135,10 +135,11 @@ caller_killed(#{node := N}) ->
     ?assertEqual({ok, 3}, pycnode:call(N, ?FIX, add, [1, 2], #{timeout => 1000})),
     ?assertMatch({ok, _}, pycnode:stats(N, #{timeout => 1000})),
     ?assertEqual(true, wait_until(fun() -> not lists:member(PeerNode, peers_of(N)) end, 5000, 50)),
-    %% The 20 calls finish with nobody to answer (docs/protocol.md: replies_dropped).
+    %% The 20 calls are cancelled: their caller's node is gone
+    %% (docs/protocol.md: requests_cancelled).
     ?assertEqual(true, wait_until(fun() -> in_flight(N) =:= 0 end, 6000, 50)),
     {ok, S1} = pycnode:stats(N),
-    ?assert(maps:get(replies_dropped, S1) >= maps:get(replies_dropped, S0) + 20),
+    ?assert(maps:get(requests_cancelled, S1) >= maps:get(requests_cancelled, S0) + 20),
     ?assertEqual(0, maps:get(queue_length, S1)),
     assert_serving(N).
 

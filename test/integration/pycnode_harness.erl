@@ -26,16 +26,20 @@
 %% --- pycnode -------------------------------------------------------------
 
 %% Starts the pycnode binary as `Label' (used in its unique node name) with
-%% options `#{workers => N, args => [string()]}' and waits for its
+%% options `#{workers => N, threads => N, args => [string()]}' and waits for its
 %% "pycnode ready" line. Returns a handle map.
 start_pycnode(Label, Opts) ->
     Sname = unique_name("pyc_" ++ Label),
     Node = list_to_atom(Sname ++ "@" ++ host()),
     Workers = maps:get(workers, Opts, 4),
+    %% Blocking threads (sync calls, WSGI): as many as event workers unless
+    %% told, so that tests of either kind see `workers' of concurrency.
+    Threads = maps:get(threads, Opts, Workers),
     Args = ["--sname", Sname,
             "--cookie-file", env("PYCNODE_COOKIE_FILE"),
             "--pythonpath", env("PYCNODE_FIXTURES"),
             "--workers", integer_to_list(Workers),
+            "--threads", integer_to_list(Threads),
             "--log-level", os:getenv("PYCNODE_TEST_LOG_LEVEL", "info")]
         ++ maps:get(args, Opts, []),
     LogFile = filename:join([env("PYCNODE_TEST_DIR"), "logs", Sname ++ ".log"]),

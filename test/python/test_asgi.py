@@ -17,7 +17,8 @@ import unittest
 import _path  # noqa: F401  (sys.path set-up)
 from pyrunner import default_asgi_handler
 from pyrunner.asgi import ASGIProtocolError, LifespanFailed, NoResponse
-from pyrunner.asgi_loop import WorkerLoop, _enter_task, _leave_task, _set_running_loop
+from pyrunner.asgi_loop import AsgiLifespans
+from pyrunner.worker_loop import WorkerLoop, _enter_task, _leave_task, _set_running_loop
 
 
 def drive(worker, coro):
@@ -227,6 +228,7 @@ class DriveTest(WorkerLoopTestCase):
         for delay in (0, 0.01):
             with self.subTest(delay=delay):
                 tasks = []
+                driven_as = self.worker.task
 
                 async def app(scope, receive, send):
                     tasks.append(asyncio.current_task())
@@ -237,7 +239,8 @@ class DriveTest(WorkerLoopTestCase):
                 (status, _, _), handed_off = self.run_app(app)
                 self.assertTrue(handed_off)
                 self.assertGreaterEqual(time.monotonic() - started, delay)
-                self.assertEqual(tasks, [self.worker.task, self.worker.task])
+                self.assertEqual(tasks, [driven_as, driven_as])
+                self.assertIsNot(self.worker.task, driven_as)  # the worker drives the next one in a fresh task
 
     def test_run_in_executor(self):
         async def app(scope, receive, send):
@@ -325,6 +328,7 @@ class DriveTest(WorkerLoopTestCase):
 class LifespanTest(unittest.TestCase):
     def test_startup_state_failure_and_unsupported(self):
         worker = WorkerLoop()
+        lifespans = AsgiLifespans(worker)
         events = []
 
         async def with_state(scope, receive, send):
@@ -347,14 +351,14 @@ class LifespanTest(unittest.TestCase):
                 pass
 
         try:
-            self.assertEqual(worker.lifespan_state(with_state), {"db": "connected"})
+            self.assertEqual(lifespans.state(with_state), {"db": "connected"})
             with self.assertRaises(LifespanFailed) as caught:
-                worker.lifespan_state(failing)
+                lifespans.state(failing)
             self.assertEqual(str(caught.exception), "no database")
             for app in (http_only, waits_for_disconnect):
                 with self.assertLogs("pyrunner.asgi", "INFO"):
                     started = time.monotonic()
-                    self.assertIsNone(worker.lifespan_state(app))
+                    self.assertIsNone(lifespans.state(app))
                     self.assertLess(time.monotonic() - started, 1)
         finally:
             worker.close()

@@ -1,0 +1,147 @@
+#include "pool/event_worker.hpp"
+
+#include "app/log.hpp"
+#include "python/event_loop.hpp"
+#include "python/worker_context.hpp"
+
+#include <pthread.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+namespace pycnode::pool {
+namespace {
+
+// Jobs run per turn before the loop gets one iteration: enough to batch a
+// burst, few enough that tasks made runnable meanwhile are not starved.
+constexpr int jobs_per_turn = 64;
+
+}  // namespace
+
+EventWorker::EventWorker(unsigned index, python::Runtime& runtime, EventQueue<Job>& jobs, Outlet& outlet,
+                         std::function<bool(Job&&)> to_blocking)
+    : index_(index), runtime_(runtime), jobs_(jobs), outlet_(outlet),
+      runner_(outlet, /*can_defer=*/true, std::move(to_blocking)) {
+    wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = wake_fd_;
+    if (wake_fd_ < 0 || epoll_fd_ < 0 || ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev) < 0)
+        throw std::runtime_error("cannot create an event worker's eventfd/epoll");
+    thread_ = std::thread([this] { run(); });
+}
+
+EventWorker::~EventWorker() {
+    join();
+    if (epoll_fd_ >= 0) ::close(epoll_fd_);
+    if (wake_fd_ >= 0) ::close(wake_fd_);
+}
+
+void EventWorker::join() {
+    if (thread_.joinable()) thread_.join();
+}
+
+void EventWorker::cancel(std::shared_ptr<Ticket> ticket) {
+    {
+        std::lock_guard lock(mail_mutex_);
+        cancels_.push_back(std::move(ticket));
+    }
+    wake_fd(wake_fd_);
+}
+
+void EventWorker::run() {
+    pthread_setname_np(pthread_self(), fmt::format("pyworker-{}", index_).c_str());
+    try {
+        python::WorkerContext ctx(runtime_);
+        ctx.set_job_hooks(&runner_);
+        serve(ctx);
+        ctx.set_job_hooks(nullptr);
+    } catch (const std::exception& e) {
+        log::error("event worker {} stopped: {}", index_, e.what());
+    }
+}
+
+void EventWorker::serve(python::WorkerContext& ctx) {
+    for (;;) {
+        int timeout = -1;
+        {
+            python::WorkerContext::Attached attached(ctx);
+            run_cancels(ctx);
+            bool more_jobs = run_jobs(ctx);
+            watch_event_loop(ctx);
+            if (python::EventLoop* loop = ctx.existing_event_loop()) {
+                if (loop_io_ || loop->timeout_ms() == 0) {
+                    loop_io_ = false;
+                    loop->run_ready();
+                }
+                timeout = loop->timeout_ms();
+            }
+            if (more_jobs) timeout = 0;
+        }
+        if (timeout == 0) continue;
+        if (!jobs_.prepare_sleep(wake_fd_)) {
+            if (jobs_.closed() && jobs_.size() == 0) return;  // the tasks left are cancelled with the loop
+            continue;
+        }
+        sleep(timeout);
+        jobs_.woke(wake_fd_);
+    }
+}
+
+// True if jobs may be left: the turn ended on the batch limit.
+bool EventWorker::run_jobs(python::WorkerContext& ctx) {
+    Job job;
+    for (int n = 0; n < jobs_per_turn; ++n) {
+        if (!jobs_.try_pop(job)) return false;
+        runner_.run(ctx, job, static_cast<int>(index_));
+        job = Job{};  // release the request packet now, not when the next job arrives
+    }
+    return true;
+}
+
+void EventWorker::run_cancels(python::WorkerContext& ctx) {
+    std::vector<std::shared_ptr<Ticket>> cancels;
+    {
+        std::lock_guard lock(mail_mutex_);
+        if (cancels_.empty()) return;
+        cancels.swap(cancels_);
+    }
+    for (const auto& ticket : cancels) ctx.cancel_waiting(ticket.get());
+}
+
+// The loop is made by the first request that needs it; from then on its
+// selector is watched with the eventfd.
+void EventWorker::watch_event_loop(python::WorkerContext& ctx) {
+    if (selector_fd_ >= 0) return;
+    python::EventLoop* loop = ctx.existing_event_loop();
+    if (!loop || loop->selector_fd() < 0) return;
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = loop->selector_fd();
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, ev.data.fd, &ev) < 0) {
+        log::error("event worker {}: cannot watch its event loop's selector: {}", index_, std::strerror(errno));
+        return;
+    }
+    selector_fd_ = ev.data.fd;
+}
+
+int EventWorker::sleep(int timeout_ms) {
+    epoll_event events[2];
+    int n = ::epoll_wait(epoll_fd_, events, 2, timeout_ms);
+    for (int i = 0; i < n; ++i) {
+        if (events[i].data.fd == wake_fd_) {
+            std::uint64_t count;
+            (void)!::read(wake_fd_, &count, sizeof count);
+        } else {
+            loop_io_ = true;
+        }
+    }
+    return n;
+}
+
+}  // namespace pycnode::pool

@@ -1,0 +1,64 @@
+// One event worker: a thread with its own asyncio loop that keeps many
+// requests in flight (ASGI requests, async calls).
+//
+// It never sleeps while it has something to do, and wakes for either kind
+// of work: it blocks in one epoll_wait on its eventfd (new jobs, cancel
+// notices) and on its event loop's selector (I/O the loop waits for), with
+// the timeout of the loop's next timer. Awake, it alternates: cancel
+// notices, a batch of jobs (each driven directly; one that waits becomes a
+// task), one non-blocking loop iteration if the loop has work.
+#pragma once
+
+#include "pool/event_queue.hpp"
+#include "pool/job.hpp"
+#include "pool/job_runner.hpp"
+#include "pool/outlet.hpp"
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace pycnode::python {
+class Runtime;
+class WorkerContext;
+}
+
+namespace pycnode::pool {
+
+class EventWorker {
+public:
+    EventWorker(unsigned index, python::Runtime& runtime, EventQueue<Job>& jobs, Outlet& outlet,
+                std::function<bool(Job&&)> to_blocking);
+    ~EventWorker();  // joins (after EventQueue::close)
+    EventWorker(const EventWorker&) = delete;
+    EventWorker& operator=(const EventWorker&) = delete;
+
+    // Any thread: the caller of a request this worker runs gave up.
+    void cancel(std::shared_ptr<Ticket> ticket);
+    void join();
+
+private:
+    void run();
+    void serve(python::WorkerContext& ctx);
+    bool run_jobs(python::WorkerContext& ctx);
+    void run_cancels(python::WorkerContext& ctx);
+    void watch_event_loop(python::WorkerContext& ctx);
+    int sleep(int timeout_ms);  // detached; returns what woke it
+
+    const unsigned index_;
+    python::Runtime& runtime_;
+    EventQueue<Job>& jobs_;
+    Outlet& outlet_;
+    JobRunner runner_;
+    int wake_fd_ = -1;
+    int epoll_fd_ = -1;
+    int selector_fd_ = -1;  // the event loop's, once it exists
+    bool loop_io_ = false;  // the selector was readable: run the loop once
+    std::mutex mail_mutex_;
+    std::vector<std::shared_ptr<Ticket>> cancels_;
+    std::thread thread_;
+};
+
+}  // namespace pycnode::pool

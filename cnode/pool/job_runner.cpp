@@ -1,0 +1,65 @@
+#include "pool/job_runner.hpp"
+
+#include "python/worker_context.hpp"
+#include "term/term_reader.hpp"
+
+namespace pycnode::pool {
+namespace {
+
+term::Term bad_request(term::ByteArena& arena, std::string_view detail) {
+    using term::Term;
+    return Term::tuple_of(Term::make_atom("error"),
+                          Term::tuple_of(Term::make_atom("bad_request"), Term::make_binary(arena.keep(std::string(detail)))));
+}
+
+term::Term overloaded() {
+    return term::Term::tuple_of(term::Term::make_atom("error"), term::Term::make_atom("overloaded"));
+}
+
+}  // namespace
+
+void JobRunner::run(python::WorkerContext& ctx, Job& job, int worker) {
+    if (job.ticket && !job.ticket->start(worker)) {
+        outlet_.unanswered(job.ticket.get());
+        return;
+    }
+    job_ = &job;
+    deferred_ = handed_ = false;
+    term::ByteArena arena;
+    term::Term request;
+    term::Term reply;
+    if (auto err = term::TermReader::read_whole(job.request.in(job.packet), request); err != term::DecodeError::Ok)
+        reply = bad_request(arena, std::string("undecodable request: ") + term::describe(err));
+    else
+        reply = job.handler(ctx, request, arena);
+    job_ = nullptr;
+    if (deferred_) {
+        ctx.release_held();
+        return;
+    }
+    if (handed_) {
+        job.route = Route::Blocking;
+        if (job.ticket) job.ticket->requeue();
+        if (to_blocking_(std::move(job))) return;
+        // The blocking queue is full: the caller hears so.
+        outlet_.stats().overloaded.fetch_add(1, std::memory_order_relaxed);
+        if (job.ticket) job.ticket->start(worker);
+        outlet_.answer(ctx, job, overloaded());
+        return;
+    }
+    outlet_.answer(ctx, job, reply);
+}
+
+std::unique_ptr<python::PendingReply> JobRunner::defer_reply() {
+    if (!can_defer_ || !job_ || deferred_ || handed_) return nullptr;
+    deferred_ = true;
+    return outlet_.defer(*job_);
+}
+
+bool JobRunner::hand_to_blocking() {
+    if (!to_blocking_ || !job_ || deferred_) return false;
+    handed_ = true;
+    return true;
+}
+
+}  // namespace pycnode::pool

@@ -1,0 +1,70 @@
+#include "pool/outlet.hpp"
+
+#include "dist/gen_call.hpp"
+#include "python/worker_context.hpp"
+
+namespace pycnode::pool {
+namespace {
+
+bool is_error_reply(const term::Term& reply) {
+    return reply.kind == term::Kind::Tuple && !reply.items.empty() && reply.items[0].is_atom("error");
+}
+
+// What a deferred reply needs of its job: the caller's pid and tag (copied:
+// the request packet, body included, is released when the job's turn ends).
+class DeferredReply final : public python::PendingReply {
+public:
+    DeferredReply(Outlet& outlet, const Job& job)
+        : outlet_(outlet), connection_id_(job.connection_id), reply_to_(job.reply_to.in(job.packet)),
+          tag_(job.tag.in(job.packet)), ticket_(job.ticket) {}
+
+    ~DeferredReply() override {
+        if (!sent_) outlet_.unanswered(ticket_.get());
+    }
+
+    void send(python::WorkerContext& ctx, const term::Term& reply) override {
+        if (sent_) return;
+        sent_ = true;
+        outlet_.answer_to(ctx, connection_id_, reply_to_, tag_, ticket_.get(), reply);
+    }
+
+    bool abandoned() const override { return ticket_ && ticket_->cancelled(); }
+    const void* key() const override { return ticket_ ? static_cast<const void*>(ticket_.get()) : this; }
+
+private:
+    Outlet& outlet_;
+    std::uint64_t connection_id_;
+    std::string reply_to_, tag_;
+    std::shared_ptr<Ticket> ticket_;
+    bool sent_ = false;
+};
+
+}  // namespace
+
+void Outlet::answer_to(python::WorkerContext& ctx, std::uint64_t connection_id, std::string_view reply_to,
+                       std::string_view tag, Ticket* ticket, const term::Term& reply) {
+    if (ticket && !ticket->answer()) {
+        ctx.release_held();
+        unanswered(ticket);
+        return;
+    }
+    Reply out;
+    out.connection_id = connection_id;
+    dist::append_reply(out.packet, reply_to, tag, reply);
+    ctx.release_held();  // the reply may have pointed into Python objects until now
+    stats_.in_flight.fetch_sub(1, std::memory_order_relaxed);
+    stats_.answered(is_error_reply(reply));
+    replies_.push(std::move(out));
+}
+
+void Outlet::unanswered(const Ticket* ticket) {
+    stats_.in_flight.fetch_sub(1, std::memory_order_relaxed);
+    if (ticket && ticket->cancelled()) stats_.cancelled.fetch_add(1, std::memory_order_relaxed);
+    else stats_.dropped_replies.fetch_add(1, std::memory_order_relaxed);
+}
+
+std::unique_ptr<python::PendingReply> Outlet::defer(const Job& job) {
+    return std::make_unique<DeferredReply>(*this, job);
+}
+
+}  // namespace pycnode::pool

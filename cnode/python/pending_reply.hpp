@@ -1,0 +1,46 @@
+// A reply a handler sends later: the request waits on the worker's event
+// loop (an ASGI app or an async function awaiting I/O) and the worker goes
+// on with other jobs meanwhile.
+//
+// The worker pool makes one for the job being run when its handler asks
+// (WorkerContext::defer_reply); it carries what the reply needs (the
+// caller's pid and tag, the request's ticket) and outlives the job's turn.
+#pragma once
+
+#include "term/term.hpp"
+
+#include <memory>
+
+namespace pycnode::python {
+
+class WorkerContext;
+
+class PendingReply {
+public:
+    virtual ~PendingReply() = default;
+    // Encodes `reply` and sends it, unless the caller gave up (then it is
+    // counted as cancelled). Once only.
+    virtual void send(WorkerContext& ctx, const term::Term& reply) = 0;
+    // True once the caller gave up: nobody will read the reply.
+    virtual bool abandoned() const = 0;
+    // Identifies the request in cancel notices (WorkerContext::cancel_waiting).
+    virtual const void* key() const = 0;
+};
+
+}  // namespace pycnode::python
+
+namespace pycnode::python {
+
+// What the worker running a job offers its handler (WorkerContext::job()).
+class JobHooks {
+public:
+    virtual ~JobHooks() = default;
+    // The reply of the job being run, to be sent later; null if this worker
+    // cannot keep requests waiting (a blocking thread runs them to the end).
+    virtual std::unique_ptr<PendingReply> defer_reply() = 0;
+    // The job is not for this worker: run it on a blocking thread instead
+    // (a sync call reaching an event worker). False if this worker is one.
+    virtual bool hand_to_blocking() = 0;
+};
+
+}  // namespace pycnode::python
