@@ -8,13 +8,13 @@
 #include "app/log.hpp"
 #include "app/options.hpp"
 #include "app/stats.hpp"
+#include "asgi/scope_store.hpp"
 #include "dispatch/dispatcher.hpp"
 #include "net/acceptor.hpp"
 #include "net/loop.hpp"
 #include "net/node.hpp"
 #include "pool/worker_pool.hpp"
 #include "python/runtime.hpp"
-#include "python/scope_store.hpp"
 
 #include <csignal>
 #include <cstdio>

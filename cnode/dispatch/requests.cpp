@@ -1,9 +1,9 @@
 #include "dispatch/requests.hpp"
 
+#include "asgi/asgi_request.hpp"
 #include "dispatch/loop_requests.hpp"
 #include "term/term_reader.hpp"
-#include "python/wsgi_request.hpp"
-#include "python/asgi_request.hpp"
+#include "wsgi/wsgi_request.hpp"
 
 
 namespace pycnode::dispatch {

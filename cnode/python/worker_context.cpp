@@ -1,11 +1,10 @@
 #include "python/worker_context.hpp"
 
-#include "python/asgi_worker.hpp"
 #include "python/errors.hpp"
 #include "python/event_loop.hpp"
 #include "python/waiting.hpp"
-#include "python/wsgi_state.hpp"
 
+#include <atomic>
 #include <stdexcept>
 
 namespace pycnode::python {
@@ -30,6 +29,13 @@ PyRef import_attribute(const char* module, const char* name) {
 }
 
 }  // namespace
+
+std::size_t next_extension_slot() {
+    static std::atomic<std::size_t> next{0};
+    std::size_t slot = next.fetch_add(1, std::memory_order_relaxed);
+    if (slot >= WorkerContext::max_extensions) throw std::logic_error("too many kinds of WorkerExtension");
+    return slot;
+}
 
 WorkerContext::WorkerContext(Runtime& runtime) : runtime_(runtime) {
     thread_state_ = PyThreadState_New(runtime.interpreter());
@@ -56,8 +62,7 @@ void WorkerContext::delete_thread_state() {
     // the requests still waiting, whose replies the servers below build.
     event_loop_.reset();
     waiting_.clear();
-    asgi_.reset();
-    wsgi_state_.reset();
+    destroy_extensions();
     callables_.clear();
     atoms_.clear();
     atom_type_.reset();
@@ -67,6 +72,12 @@ void WorkerContext::delete_thread_state() {
     PyThreadState_DeleteCurrent();
     thread_state_ = nullptr;
     attached_ = false;
+}
+
+// Attached only: the servers' state drops Python references (an app's
+// lifespan objects among them). Newest first.
+void WorkerContext::destroy_extensions() {
+    while (created_ > 0) extensions_[creation_order_[--created_]].reset();
 }
 
 void WorkerContext::release_held() {
@@ -146,11 +157,6 @@ PyRef WorkerContext::resolve_callable(std::string_view module, std::string_view 
     return target;
 }
 
-wsgi::WsgiState* WorkerContext::wsgi_state() {
-    if (!wsgi_state_) wsgi_state_ = wsgi::WsgiState::create();
-    return wsgi_state_.get();
-}
-
 EventLoop* WorkerContext::event_loop() {
     if (!event_loop_) event_loop_ = EventLoop::create();
     return event_loop_.get();
@@ -158,11 +164,6 @@ EventLoop* WorkerContext::event_loop() {
 
 void WorkerContext::cancel_waiting(const void* key) {
     if (auto it = waiting_.find(key); it != waiting_.end()) it->second->cancel();
-}
-
-AsgiWorker* WorkerContext::asgi() {
-    if (!asgi_) asgi_ = AsgiWorker::create(*this);
-    return asgi_.get();
 }
 
 }  // namespace pycnode::python

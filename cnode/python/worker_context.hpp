@@ -10,6 +10,7 @@
 #include "python/py_ref.hpp"
 #include "python/runtime.hpp"
 
+#include <array>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -21,12 +22,26 @@
 
 namespace pycnode::python {
 
-namespace wsgi {
-class WsgiState;  // python/wsgi_state.hpp
+class EventLoop;      // python/event_loop.hpp
+class Waiting;        // python/waiting.hpp
+class WorkerContext;
+
+// What a server built on this layer (asgi/, wsgi/) keeps per worker. A
+// WorkerContext owns at most one of each kind, made on first use by
+// extension<T>() and destroyed attached, before its thread state, in the
+// reverse order of creation.
+class WorkerExtension {
+public:
+    virtual ~WorkerExtension() = default;  // attached only
+};
+
+// A process-wide slot for each kind of extension, taken at its first use.
+std::size_t next_extension_slot();
+template <class T>
+std::size_t extension_slot() {
+    static const std::size_t slot = next_extension_slot();
+    return slot;
 }
-class AsgiWorker;  // python/asgi_worker.hpp
-class EventLoop;   // python/event_loop.hpp
-class Waiting;     // python/waiting.hpp
 
 // Strings used as attribute or dict keys on the hot path, interned once per
 // worker so lookups compare pointers instead of characters.
@@ -84,14 +99,21 @@ public:
     // are not cached, so a module that appears later is found).
     PyObject* callable(std::string_view module, std::string_view function);
 
-    // The WSGI handler's per-worker state, created on first use. Null with
-    // an exception set if it cannot be (pyrunner.wsgi fails to import).
-    wsgi::WsgiState* wsgi_state();
-
-    // The ASGI handler's per-worker state (event loop, scope templates,
-    // lifespans), created on first use. Null with an exception set if it
-    // cannot be (pyrunner.asgi fails to import).
-    AsgiWorker* asgi();
+    // This worker's T (a WorkerExtension), made by
+    // `static std::unique_ptr<T> T::create(WorkerContext&)` on first use.
+    // Null with an exception set if it cannot be (T::create failed).
+    template <class T>
+    T* extension() {
+        std::size_t slot = extension_slot<T>();
+        std::unique_ptr<WorkerExtension>& owned = extensions_[slot];
+        if (!owned) {
+            std::unique_ptr<T> made = T::create(*this);
+            if (!made) return nullptr;
+            owned = std::move(made);
+            creation_order_[created_++] = slot;
+        }
+        return static_cast<T*>(owned.get());
+    }
 
     // This worker's asyncio loop, made on first use. Null with an exception
     // set if it cannot be.
@@ -124,7 +146,12 @@ public:
     // Detached or attached; attaches briefly if anything is held.
     void release_held();
 
+    // How many kinds of extension a process may have (the servers: ASGI, WSGI).
+    static constexpr std::size_t max_extensions = 4;
+
 private:
+    void destroy_extensions();
+
     struct StringHash {
         using is_transparent = void;
         std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
@@ -148,8 +175,9 @@ private:
     Cache atoms_;
     Cache callables_;         // key: module '\0' function
     std::string key_scratch_;  // reused to build callable keys without allocating
-    std::unique_ptr<wsgi::WsgiState> wsgi_state_;
-    std::unique_ptr<AsgiWorker> asgi_;
+    std::array<std::unique_ptr<WorkerExtension>, max_extensions> extensions_;
+    std::array<std::size_t, max_extensions> creation_order_{};
+    std::size_t created_ = 0;
     std::unique_ptr<EventLoop> event_loop_;
     JobHooks* job_hooks_ = nullptr;
     std::unordered_map<const void*, Waiting*> waiting_;

@@ -1,8 +1,8 @@
 // The ASGI scope's pure parts: checking a scope map (scope_spec.hpp) and the
 // node-wide store of prepared scopes with its references (scope_store.hpp),
 // hammered from several threads (also built with ThreadSanitizer).
-#include "python/scope_spec.hpp"
-#include "python/scope_store.hpp"
+#include "asgi/scope_spec.hpp"
+#include "asgi/scope_store.hpp"
 #include "term/ext_format.hpp"
 
 #include <doctest/doctest.h>

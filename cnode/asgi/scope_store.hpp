@@ -15,7 +15,7 @@
 // still foreign.
 #pragma once
 
-#include "python/scope_spec.hpp"
+#include "asgi/scope_spec.hpp"
 #include "term/term.hpp"
 
 #include <cstddef>

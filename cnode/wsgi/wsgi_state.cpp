@@ -1,8 +1,8 @@
-#include "python/wsgi_state.hpp"
+#include "wsgi/wsgi_state.hpp"
 
 #include "app/log.hpp"
 #include "python/errors.hpp"
-#include "python/wsgi_response.hpp"
+#include "wsgi/wsgi_response.hpp"
 
 #include <iterator>
 
@@ -44,7 +44,7 @@ PyRef attribute(const char* module, const char* name) {
 
 static_assert(std::size(common_values) <= 20, "WsgiState::common_values_ is too small");
 
-std::unique_ptr<WsgiState> WsgiState::create() {
+std::unique_ptr<WsgiState> WsgiState::create(WorkerContext&) {
     std::unique_ptr<WsgiState> state(new WsgiState());
     if (!state->load()) return nullptr;
     return state;

@@ -1,6 +1,6 @@
-#include "python/asgi_response.hpp"
+#include "asgi/asgi_response.hpp"
 
-#include "python/asgi_worker.hpp"
+#include "asgi/asgi_worker.hpp"
 #include "python/compat.hpp"
 #include "python/errors.hpp"
 #include "python/worker_context.hpp"

@@ -32,8 +32,8 @@
 #pragma once
 
 #include "python/py_ref.hpp"
-#include "python/wsgi_template.hpp"
 #include "term/term.hpp"
+#include "wsgi/wsgi_template.hpp"
 
 #include <string>
 #include <string_view>

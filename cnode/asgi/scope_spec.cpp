@@ -1,4 +1,4 @@
-#include "python/scope_spec.hpp"
+#include "asgi/scope_spec.hpp"
 
 #include "term/ext_format.hpp"
 

@@ -1,4 +1,4 @@
-#include "python/wsgi_response.hpp"
+#include "wsgi/wsgi_response.hpp"
 
 #include "python/compat.hpp"
 

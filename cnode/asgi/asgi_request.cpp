@@ -2,14 +2,14 @@
 // find the app and its lifespan, build the scope, run the app on the
 // worker's event loop (on the native cycle, asgi_cycle.cpp, or through the
 // runner's run_asgi), turn the response into the reply.
-#include "python/asgi_request.hpp"
+#include "asgi/asgi_request.hpp"
 
-#include "python/asgi_cycle.hpp"
-#include "python/asgi_response.hpp"
-#include "python/asgi_worker.hpp"
+#include "asgi/asgi_cycle.hpp"
+#include "asgi/asgi_response.hpp"
+#include "asgi/asgi_worker.hpp"
+#include "asgi/scope_store.hpp"
 #include "python/errors.hpp"
 #include "python/request_checks.hpp"
-#include "python/scope_store.hpp"
 #include "python/waiting.hpp"
 #include "python/worker_context.hpp"
 #include "term/ext_format.hpp"
@@ -95,7 +95,7 @@ PyRef start_runner(WorkerContext& ctx, const AsgiRequest& req, PyObject* app, Py
 
 // A custom runner's run_asgi returns (status, headers, body), or raises.
 term::Term finish_runner(WorkerContext& ctx, PyObject*, PyObject* result, term::ByteArena& arena) {
-    if (!result) return asgi_error_reply(ctx, *ctx.asgi(), arena);
+    if (!result) return asgi_error_reply(ctx, *ctx.extension<AsgiWorker>(), arena);
     return asgi_response_reply(ctx, result, arena);
 }
 
@@ -108,7 +108,7 @@ term::Term run_asgi(WorkerContext& ctx, const term::Term& request, term::ByteAre
 
     // Declared first, so every Python reference below is dropped attached.
     WorkerContext::Attached attached(ctx);
-    AsgiWorker* asgi = ctx.asgi();
+    AsgiWorker* asgi = ctx.extension<AsgiWorker>();
     PyObject* app = asgi ? ctx.callable(req.module, req.callable) : nullptr;
     const LifespanOutcome* lifespan = app ? asgi->lifespan(app) : nullptr;
     if (!lifespan) return python_error_reply(ctx, arena);

@@ -1,7 +1,7 @@
-#include "python/scope_builder.hpp"
+#include "asgi/scope_builder.hpp"
 
+#include "asgi/scope_values.hpp"
 #include "python/errors.hpp"
-#include "python/scope_values.hpp"
 #include "python/to_python.hpp"
 #include "python/worker_context.hpp"
 #include "term/term_writer.hpp"

@@ -1,4 +1,4 @@
-#include "python/asgi_ready.hpp"
+#include "asgi/asgi_ready.hpp"
 
 namespace pycnode::python {
 namespace {

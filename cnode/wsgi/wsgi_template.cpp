@@ -1,6 +1,6 @@
-#include "python/wsgi_template.hpp"
+#include "wsgi/wsgi_template.hpp"
 
-#include "python/wsgi_state.hpp"
+#include "wsgi/wsgi_state.hpp"
 
 #include <cstdint>
 

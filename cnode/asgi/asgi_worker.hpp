@@ -2,14 +2,15 @@
 // objects, and the lifespan of each app it ran (on the worker's event loop,
 // python/event_loop.hpp).
 //
-// Made on the worker's first ASGI request and owned by its WorkerContext,
-// so it is used by one thread only and needs no lock, with or without the
-// GIL. The apps' lifespans are shut down when the worker's loop closes
-// (bounded by pyrunner.worker_loop.SHUTDOWN_TIMEOUT).
+// Made on the worker's first ASGI request and owned by its WorkerContext
+// (ctx.extension<AsgiWorker>()), so it is used by one thread only and needs
+// no lock, with or without the GIL. The apps' lifespans are shut down when
+// the worker's loop closes (bounded by pyrunner.worker_loop.SHUTDOWN_TIMEOUT).
 #pragma once
 
+#include "asgi/scope_builder.hpp"
 #include "python/py_ref.hpp"
-#include "python/scope_builder.hpp"
+#include "python/worker_context.hpp"
 
 #include <memory>
 #include <string>
@@ -17,19 +18,17 @@
 
 namespace pycnode::python {
 
-class WorkerContext;
-
 struct LifespanOutcome {
     PyRef state;          // the state dict after lifespan.startup.complete; null: no lifespan
     bool failed = false;  // lifespan.startup.failed: every request gets {error, {lifespan_failed, message}}
     std::string message;
 };
 
-class AsgiWorker {
+class AsgiWorker : public WorkerExtension {
 public:
     // Attached only. Null with a Python exception set on failure.
     static std::unique_ptr<AsgiWorker> create(WorkerContext& ctx);
-    ~AsgiWorker() = default;  // attached only
+    ~AsgiWorker() override = default;  // attached only
     AsgiWorker(const AsgiWorker&) = delete;
     AsgiWorker& operator=(const AsgiWorker&) = delete;
 

@@ -12,9 +12,9 @@
 // updated with the scope's), "extensions".
 #pragma once
 
+#include "asgi/scope_spec.hpp"
+#include "asgi/scope_templates.hpp"
 #include "python/py_ref.hpp"
-#include "python/scope_spec.hpp"
-#include "python/scope_templates.hpp"
 
 #include <array>
 #include <memory>

@@ -2,26 +2,28 @@
 // the known ones), shared constant values, pyrunner.wsgi's objects, the
 // response type and the environ templates.
 //
-// Owned by one WorkerContext (worker_context.hpp), used by its thread only,
-// so nothing here needs a lock, with or without the GIL. Every object is
+// Owned by one WorkerContext (ctx.extension<WsgiState>(), made at the
+// worker's first WSGI request), used by its thread only, so nothing here
+// needs a lock, with or without the GIL. Every object is
 // either immutable (str, tuple, types) or one of ours that is safe to share
 // (the per-worker ErrorStream); the template dicts never leave the cache.
 #pragma once
 
 #include "python/py_ref.hpp"
-#include "python/wsgi_template.hpp"
+#include "python/worker_context.hpp"
+#include "wsgi/wsgi_template.hpp"
 
 #include <memory>
 #include <string_view>
 
 namespace pycnode::python::wsgi {
 
-class WsgiState {
+class WsgiState : public WorkerExtension {
 public:
     // Attached only. Null with a Python exception set if pyrunner.wsgi or
     // io cannot be loaded.
-    static std::unique_ptr<WsgiState> create();
-    ~WsgiState() = default;  // attached only: it drops Python references
+    static std::unique_ptr<WsgiState> create(WorkerContext& ctx);
+    ~WsgiState() override = default;  // attached only: it drops Python references
     WsgiState(const WsgiState&) = delete;
     WsgiState& operator=(const WsgiState&) = delete;
 

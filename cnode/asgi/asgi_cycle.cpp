@@ -1,9 +1,9 @@
-#include "python/asgi_cycle.hpp"
+#include "asgi/asgi_cycle.hpp"
 
 #include "app/log.hpp"
-#include "python/asgi_ready.hpp"
-#include "python/asgi_response.hpp"
-#include "python/asgi_worker.hpp"
+#include "asgi/asgi_ready.hpp"
+#include "asgi/asgi_response.hpp"
+#include "asgi/asgi_worker.hpp"
 #include "python/compat.hpp"
 #include "python/errors.hpp"
 #include "python/event_loop.hpp"
@@ -485,7 +485,7 @@ namespace {
 // The reply of a cycle whose app returned `returned`, or raised (null, its
 // exception set).
 term::Term finish_cycle(WorkerContext& ctx, PyObject* cycle, PyObject* returned, term::ByteArena& arena) {
-    AsgiWorker& asgi = *ctx.asgi();  // made before the cycle, it outlives the worker's loop
+    AsgiWorker& asgi = *ctx.extension<AsgiWorker>();  // made before the cycle, it outlives the worker's loop
     Cycle* c = as_cycle(cycle);
     if (!returned && !keep_response_after(c)) return asgi_error_reply(ctx, asgi, arena);
     return response_reply(ctx, asgi, c, arena);

@@ -1,4 +1,4 @@
-#include "python/scope_templates.hpp"
+#include "asgi/scope_templates.hpp"
 
 namespace pycnode::python {
 

@@ -1,8 +1,8 @@
-#include "python/wsgi_environ.hpp"
+#include "wsgi/wsgi_environ.hpp"
 
 #include "python/errors.hpp"
 #include "python/to_python.hpp"
-#include "python/wsgi_state.hpp"
+#include "wsgi/wsgi_state.hpp"
 
 #include <fmt/format.h>
 

@@ -1,6 +1,6 @@
-#include "python/asgi_worker.hpp"
+#include "asgi/asgi_worker.hpp"
 
-#include "python/asgi_cycle.hpp"
+#include "asgi/asgi_cycle.hpp"
 
 #include "app/log.hpp"
 #include "python/errors.hpp"

@@ -11,7 +11,7 @@
 #pragma once
 
 #include "python/py_ref.hpp"
-#include "python/wsgi_headers.hpp"
+#include "wsgi/wsgi_headers.hpp"
 
 #include <string>
 #include <vector>

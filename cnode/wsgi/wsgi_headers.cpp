@@ -1,4 +1,4 @@
-#include "python/wsgi_headers.hpp"
+#include "wsgi/wsgi_headers.hpp"
 
 #include "python/compat.hpp"
 #include "python/errors.hpp"

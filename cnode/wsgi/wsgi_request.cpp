@@ -1,13 +1,13 @@
-#include "python/wsgi_request.hpp"
+#include "wsgi/wsgi_request.hpp"
 
 #include "app/log.hpp"
 #include "python/errors.hpp"
 #include "python/request_checks.hpp"
-#include "python/wsgi_environ.hpp"
-#include "python/wsgi_response.hpp"
-#include "python/wsgi_state.hpp"
 #include "python/worker_context.hpp"
 #include "term/ext_format.hpp"
+#include "wsgi/wsgi_environ.hpp"
+#include "wsgi/wsgi_response.hpp"
+#include "wsgi/wsgi_state.hpp"
 
 #include <fmt/format.h>
 
@@ -203,7 +203,7 @@ term::Term run_wsgi(WorkerContext& ctx, const term::Term& request, term::ByteAre
 
     // Declared first, so every Python reference below is dropped attached.
     WorkerContext::Attached attached(ctx);
-    WsgiState* state = ctx.wsgi_state();
+    WsgiState* state = ctx.extension<WsgiState>();
     if (!state) return python_error_reply(ctx, arena);
     PyObject* app = ctx.callable(request.items[1].bytes, request.items[2].bytes);
     if (!app) return python_error_reply(ctx, arena);

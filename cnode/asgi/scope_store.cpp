@@ -1,4 +1,4 @@
-#include "python/scope_store.hpp"
+#include "asgi/scope_store.hpp"
 
 #include "term/ext_format.hpp"
 #include "term/term_reader.hpp"

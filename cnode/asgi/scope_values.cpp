@@ -1,4 +1,4 @@
-#include "python/scope_values.hpp"
+#include "asgi/scope_values.hpp"
 
 #include "python/conversion.hpp"
 #include "python/errors.hpp"
