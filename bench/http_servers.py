@@ -5,7 +5,14 @@ server at a time, driven by wrk at each concurrency. The server's CPU time
 /proc over the measured wrk run only, as bench/pyc_bench.erl does for pycnode.
 
     /usr/bin/python3 bench/http_servers.py --out FILE --logs DIR --seconds 5 \
-        --warmup-ms 1000 --concurrency "1 16 64 256"
+        --warmup-ms 1000 --concurrency "1 16 64 256" \
+        [--inflight-callers 64] [--wsgi-threads 32] [--only "asgi_sleep wsgi_sleep"]
+
+The in-flight rows (apps that wait 20 ms) run at --inflight-callers
+connections only, whatever --concurrency says; gunicorn serves the WSGI one
+with its gthread worker and --wsgi-threads threads, as pycnode does with
+--threads (bench/run.sh). --only: scenario ids to run (BENCH_ONLY), all if
+empty.
 """
 
 import argparse
@@ -26,23 +33,27 @@ _PIN = os.environ.get("BENCH_PIN", "")
 SERVER_PIN = ["taskset", "-c", _PIN.split(":")[0]] if _PIN else []
 CLIENT_PIN = ["taskset", "-c", _PIN.split(":")[1]] if _PIN else []
 
-# (scenario, server, app): the same scenario ids as pycnode's rows.
+# (scenario, server, app, in-flight row): the same scenario ids as pycnode's rows.
 SERVERS = [
-    ("asgi_hello", "uvicorn", "bench_app:hello"),
-    ("starlette_json", "uvicorn", "bench_starlette:app"),
-    ("wsgi_hello", "gunicorn", "bench_app:wsgi_hello"),
-    ("flask_json", "gunicorn", "bench_flask:app"),
+    ("asgi_hello", "uvicorn", "bench_app:hello", False),
+    ("starlette_json", "uvicorn", "bench_starlette:app", False),
+    ("wsgi_hello", "gunicorn", "bench_app:wsgi_hello", False),
+    ("flask_json", "gunicorn", "bench_flask:app", False),
+    ("asgi_sleep", "uvicorn", "bench_app:asgi_sleep", True),
+    ("wsgi_sleep", "gunicorn_gthread", "bench_app:wsgi_sleep", True),
 ]
 EXPECTED = {"asgi_hello": b"Hello, World!", "wsgi_hello": b"Hello, World!",
-            "starlette_json": b'{"hello":"world"}', "flask_json": b'{"hello":"world"}'}
+            "starlette_json": b'{"hello":"world"}', "flask_json": b'{"hello":"world"}',
+            "asgi_sleep": b"Hello, World!", "wsgi_sleep": b"Hello, World!"}
 
 
-def command(server, app, port):
+def command(server, app, port, wsgi_threads):
     if server == "uvicorn":
         return [PYTHON, "-m", "uvicorn", "--loop", "uvloop", "--http", "httptools",
                 "--no-access-log", "--log-level", "warning",
                 "--host", "127.0.0.1", "--port", str(port), app]
-    return [PYTHON, "-m", "gunicorn", "-w", "1", "-k", "sync", "--log-level", "warning",
+    worker = ["-k", "sync"] if server == "gunicorn" else ["-k", "gthread", "--threads", str(wsgi_threads)]
+    return [PYTHON, "-m", "gunicorn", "-w", "1", *worker, "--log-level", "warning",
             "--bind", f"127.0.0.1:{port}", app]
 
 
@@ -130,15 +141,16 @@ def measure(scenario, server, proc, url, n, seconds, warmup_s):
             "peak_rss_kib": sum(vm_hwm_kib(pid) for pid in pids), "body_bytes": 0}
 
 
-def run_server(scenario, server, app, args, results):
+def run_server(scenario, server, app, inflight, args, results):
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     env = dict(os.environ, PYTHONPATH=os.path.join(HERE, "apps"))
     with open(os.path.join(args.logs, f"{server}_{scenario}.log"), "w") as log:
-        proc = subprocess.Popen(SERVER_PIN + command(server, app, port), env=env, stdout=log, stderr=log)
+        proc = subprocess.Popen(SERVER_PIN + command(server, app, port, args.wsgi_threads),
+                                env=env, stdout=log, stderr=log)
     try:
         wait_until_answering(proc, url, scenario)
-        for n in args.concurrency:
+        for n in [args.inflight_callers] if inflight else args.concurrency:
             r = measure(scenario, server, proc, url, n, args.seconds, args.warmup_s)
             results.append(r)
             cpu_us = r["cpu_s"] * 1e6 / r["requests"] if r["requests"] else 0.0
@@ -180,8 +192,12 @@ def main():
     p.add_argument("--seconds", type=int, default=5)
     p.add_argument("--warmup-ms", type=int, default=1000)
     p.add_argument("--concurrency", default="1 16 64 256")
+    p.add_argument("--inflight-callers", type=int, default=64)
+    p.add_argument("--wsgi-threads", type=int, default=32)
+    p.add_argument("--only", default="")
     args = p.parse_args()
     args.concurrency = [int(c) for c in args.concurrency.split()]
+    only = args.only.replace(",", " ").split()
     # wrk counts whole seconds; under half a second (smoke runs), the server's
     # first answers in wait_until_answering are its only warm-up.
     args.warmup_s = int(args.warmup_ms / 1000 + 0.5)
@@ -190,8 +206,9 @@ def main():
     results = []
     interrupted = False
     try:
-        for scenario, server, app in SERVERS:
-            run_server(scenario, server, app, args, results)
+        for scenario, server, app, inflight in SERVERS:
+            if not only or scenario in only:
+                run_server(scenario, server, app, inflight, args, results)
     except KeyboardInterrupt:
         interrupted = True
     finally:

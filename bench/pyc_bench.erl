@@ -6,17 +6,29 @@
 %%
 %%   erl ... -run pyc_bench main PycSname FloorSname PycOsPid OutFile
 %%                               Seconds WarmupMs "1 16 64 256" ClkTck
+%%                               Group Only InflightCallers
+%%
+%% Group: `base' (every scenario at each concurrency, against pycnode and the
+%% floor node) or `inflight' (the rows that keep many requests waiting at
+%% once, each at its own number of callers, against a pycnode started with
+%% the gunicorn anchor's --threads; FloorSname is "none"). Only: scenario ids,
+%% space- or comma-separated, "all" for all (BENCH_ONLY). InflightCallers: the
+%% callers of the in-flight rows, and the requests parked under the hello.
 -module(pyc_bench).
 -export([main/1]).
 
-main([PycName, FloorName, PycOsPid, Out, Seconds, WarmupMs, Concurrency, ClkTck]) ->
+main([PycName, FloorName, PycOsPid, Out, Seconds, WarmupMs, Concurrency, ClkTck, Group, Only,
+      InflightCallers]) ->
     try
-        run(#{pyc => node_named(PycName), floor => node_named(FloorName),
+        run(#{pyc => node_named(PycName),
+              floor => case FloorName of "none" -> none; _ -> node_named(FloorName) end,
               pyc_os_pid => PycOsPid, out => Out,
               duration_ms => list_to_integer(Seconds) * 1000,
               warmup_ms => list_to_integer(WarmupMs),
               concurrency => [list_to_integer(C) || C <- string:lexemes(Concurrency, " ")],
-              clk_tck => list_to_integer(ClkTck)}),
+              clk_tck => list_to_integer(ClkTck), group => list_to_atom(Group),
+              only => case Only of "all" -> []; _ -> string:lexemes(Only, " ,") end,
+              inflight_callers => list_to_integer(InflightCallers)}),
         halt(0)
     catch Class:Reason:Stack ->
         io:format(standard_error, "pyc_bench failed: ~p:~p~n~p~n", [Class, Reason, Stack]),
@@ -27,17 +39,22 @@ node_named(Sname) ->
     [_, Host] = string:split(atom_to_list(node()), "@"),
     list_to_atom(Sname ++ "@" ++ Host).
 
-run(#{pyc := Pyc, floor := Floor} = Cfg) ->
+run(#{pyc := Pyc, floor := Floor, group := Group, only := Only} = Cfg) ->
     pong = net_adm:ping(Pyc),
-    pong = net_adm:ping(Floor),
-    FloorOsPid = rpc:call(Floor, os, getpid, []),
+    FloorOsPid = case Floor of
+                     none -> none;
+                     _ -> pong = net_adm:ping(Floor), rpc:call(Floor, os, getpid, [])
+                 end,
     {ok, Stats} = gen_server:call({pycnode, Pyc}, stats),
     Meta = #{otp_release => list_to_binary(erlang:system_info(otp_release)),
              erts_version => list_to_binary(erlang:system_info(version)),
              pycnode => maps:with([python_version, python_implementation, free_threaded,
-                                   gil_enabled, workers], Stats)},
+                                   gil_enabled, workers, threads], Stats)},
     ets:new(bad_replies, [named_table, public]),
-    Cases = [{S, N} || S <- scenarios(Pyc, Floor), N <- maps:get(concurrency, Cfg)],
+    Scenarios = [S || S <- scenarios(Group, Pyc, Floor, maps:get(inflight_callers, Cfg)),
+                      Only =:= [] orelse lists:member(atom_to_list(maps:get(id, S)), Only)],
+    %% A scenario's own concurrency (the in-flight rows) over the run's.
+    Cases = [{S, N} || S <- Scenarios, N <- maps:get(concurrency, S, maps:get(concurrency, Cfg))],
     lists:foldl(fun({S, N}, Acc) ->
                         OsPid = case maps:get(os_pid, S) of floor -> FloorOsPid;
                                                             pycnode -> maps:get(pyc_os_pid, Cfg) end,
@@ -53,15 +70,12 @@ run(#{pyc := Pyc, floor := Floor} = Cfg) ->
 
 %% Each scenario: what is sent, to whom, and what a good reply looks like
 %% (anything else counts as an error).
-scenarios(Pyc, Floor) ->
+scenarios(base, Pyc, Floor, _) ->
     P = {pycnode, Pyc},
-    Scope = #{type => <<"http">>, method => <<"GET">>, path => <<"/">>,
-              headers => [[<<"host">>, <<"localhost">>]], server => {<<"localhost">>, 8080}},
-    Environ = #{<<"REQUEST_METHOD">> => <<"GET">>, <<"PATH_INFO">> => <<"/">>,
-                <<"SERVER_NAME">> => <<"localhost">>, <<"SERVER_PORT">> => <<"8080">>,
-                <<"HTTP_HOST">> => <<"localhost">>, <<"wsgi.input">> => <<>>},
-    Hello = fun({ok, {200, _, <<"Hello, World!">>}}) -> true; (_) -> false end,
-    WsgiHello = fun({ok, {<<"200 OK">>, _, <<"Hello, World!">>}}) -> true; (_) -> false end,
+    Scope = scope(),
+    Environ = environ(),
+    Hello = fun hello/1,
+    WsgiHello = fun wsgi_hello/1,
     Json = fun({ok, {S, _, B}}) when S =:= 200; S =:= <<"200 OK">> -> is_hello_json(B);
               (_) -> false end,
     [#{id => ping, server => erlang, target => {floor_server, Floor}, request => ping,
@@ -90,7 +104,47 @@ scenarios(Pyc, Floor) ->
        request => {wsgi, <<"bench_flask">>, <<"app">>, Environ, #{}},
        check => Json, os_pid => pycnode}]
     %% Last: big bodies leave the allocator's high-water mark behind them.
-    ++ [echo(P, Id, Size) || {Id, Size} <- [{echo_64k, 64 * 1024}, {echo_1m, 1024 * 1024}]].
+    ++ [echo(P, Id, Size) || {Id, Size} <- [{echo_64k, 64 * 1024}, {echo_1m, 1024 * 1024}]];
+%% Many requests in flight: apps that wait 20 ms (bench/apps/bench_app.py),
+%% at `Callers' callers each, compared in the report with uvicorn and gunicorn
+%% (gthread) serving the same apps to wrk -c`Callers'; and the ASGI hello's
+%% latency from 1 caller while `Callers' ASGI requests wait on an event that
+%% is set only after the measurement (the park in measure/4).
+scenarios(inflight, Pyc, _, Callers) ->
+    P = {pycnode, Pyc},
+    [#{id => asgi_sleep, server => pycnode, target => P, concurrency => [Callers],
+       request => {asgi, <<"bench_app">>, <<"asgi_sleep">>, scope(), <<>>, #{}},
+       check => fun hello/1, os_pid => pycnode},
+     #{id => wsgi_sleep, server => pycnode, target => P, concurrency => [Callers],
+       request => {wsgi, <<"bench_app">>, <<"wsgi_sleep">>, environ(), #{}},
+       check => fun wsgi_hello/1, os_pid => pycnode},
+     #{id => call_async_sleep, server => pycnode, target => P, concurrency => [Callers],
+       request => {call, <<"bench_app">>, <<"call_sleep">>, []},
+       check => fun(R) -> R =:= {ok, ok} end, os_pid => pycnode},
+     %% A hello that waits behind the parked requests for seconds is an
+     %% error, not a figure: 5 s bounds the run when that happens.
+     #{id => asgi_hello_parked, server => pycnode, target => P, concurrency => [1],
+       request => {asgi, <<"bench_app">>, <<"hello">>, scope(), <<>>, #{}},
+       check => fun hello/1, os_pid => pycnode, timeout => 5000,
+       park => #{count => Callers,
+                 request => {asgi, <<"bench_app">>, <<"parked">>, scope(), <<>>, #{}},
+                 check => fun({ok, {200, _, <<"released">>}}) -> true; (_) -> false end,
+                 release => {call, <<"bench_app">>, <<"release_parked">>, []}}}].
+
+scope() ->
+    #{type => <<"http">>, method => <<"GET">>, path => <<"/">>,
+      headers => [[<<"host">>, <<"localhost">>]], server => {<<"localhost">>, 8080}}.
+
+environ() ->
+    #{<<"REQUEST_METHOD">> => <<"GET">>, <<"PATH_INFO">> => <<"/">>,
+      <<"SERVER_NAME">> => <<"localhost">>, <<"SERVER_PORT">> => <<"8080">>,
+      <<"HTTP_HOST">> => <<"localhost">>, <<"wsgi.input">> => <<>>}.
+
+hello({ok, {200, _, <<"Hello, World!">>}}) -> true;
+hello(_) -> false.
+
+wsgi_hello({ok, {<<"200 OK">>, _, <<"Hello, World!">>}}) -> true;
+wsgi_hello(_) -> false.
 
 echo(P, Id, Size) ->
     Body = binary:copy(<<"0123456789abcdef">>, Size div 16),
@@ -106,14 +160,34 @@ echo(P, Id, Size) ->
 is_hello_json(Body) ->
     binary:match(Body, [<<"{\"hello\":\"world\"}">>, <<"{\"hello\": \"world\"}">>]) =/= nomatch.
 
+%% A scenario with `park': its requests are sent first and left waiting
+%% (each caller with a 10-minute timeout) through the warm-up and the
+%% measurement, then released; one that answers before its release, or
+%% wrongly, or not within 10 s of it, counts as an error of the row.
+measure(#{id := Id, server := Server, target := Target, park := Park} = S, N, OsPid, Cfg) ->
+    #{count := Count, request := ParkRequest} = Park,
+    Self = self(),
+    Parked = [spawn(fun() -> Self ! {parked, self(), call(Target, ParkRequest, 600000)} end)
+              || _ <- lists:seq(1, Count)],
+    Measured = try
+                   wait_parked(Target, Count, erlang:monotonic_time(millisecond) + 10000),
+                   {ok, measure(maps:remove(park, S), N, OsPid, Cfg)}
+               catch Class:Reason:Stack -> {raise, Class, Reason, Stack}
+               end,
+    ParkErrors = release(Id, Server, Target, Park, Parked),  % whatever happened
+    case Measured of
+        {ok, R} -> R#{parked => Count, errors := maps:get(errors, R) + ParkErrors};
+        {raise, C, E, St} -> erlang:raise(C, E, St)
+    end;
 measure(#{id := Id, server := Server, target := Target, request := Request, check := Check} = S,
         N, OsPid, #{duration_ms := Duration, warmup_ms := Warmup, clk_tck := ClkTck}) ->
+    Timeout = maps:get(timeout, S, 60000),
     %% One call first: the module imports and the app starts outside the
     %% warm-up, and a wrong reply is shown right away, in full.
-    First = call(Target, Request),
+    First = call(Target, Request, Timeout),
     Check(First) orelse report_bad(Id, Server, First),
     R = pyc_load:run(Target, Request, N, Duration,
-                     #{warmup_ms => Warmup, timeout => 60000,
+                     #{warmup_ms => Warmup, timeout => Timeout,
                        check => fun(Reply) -> Check(Reply) orelse report_bad(Id, Server, Reply) end,
                        sampler => fun() -> sampler(OsPid, ClkTck) end}),
     Keys = [{p50, p50_us}, {p90, p90_us}, {p99, p99_us}, {max, max_us}],
@@ -122,8 +196,43 @@ measure(#{id := Id, server := Server, target := Target, request := Request, chec
                             body_bytes => maps:get(body_bytes, S, 0)},
                           maps:from_list([{New, maps:get(Old, R)} || {Old, New} <- Keys]))).
 
-call(Target, Request) ->
-    try gen_server:call(Target, Request, 60000) catch exit:Reason -> {exit, Reason} end.
+call(Target, Request, Timeout) ->
+    try gen_server:call(Target, Request, Timeout) catch exit:Reason -> {exit, Reason} end.
+
+%% Releases the parked requests and returns how many went wrong: answered
+%% before their release, wrongly, or not within 10 s of it.
+release(Id, Server, Target, #{count := Count, check := Check, release := Release}, Parked) ->
+    Early = flush_parked([]),
+    Released = call(Target, Release, 10000),
+    Late = collect_parked(Parked -- [P || {P, _} <- Early], erlang:monotonic_time(millisecond) + 10000, []),
+    Bad = [Reply || {_, Reply} <- Late, not Check(Reply)],
+    Missing = Count - length(Early) - length(Late),
+    %% report_bad shows the first of a row only: the likeliest cause first.
+    element(1, Released) =:= ok orelse report_bad(Id, Server, {release, Released}),
+    [report_bad(Id, Server, {answered_before_release, Reply}) || {_, Reply} <- Early],
+    [report_bad(Id, Server, {parked_reply, Reply}) || Reply <- Bad],
+    Missing =:= 0 orelse report_bad(Id, Server, {not_answered_10s_after_release, Missing}),
+    length(Early) + length(Bad) + Missing.
+
+%% Until pycnode counts `Count' requests in flight (nothing else is sent
+%% meanwhile: they are the parked ones); fails after the deadline.
+wait_parked(Target, Count, Deadline) ->
+    {ok, Stats} = gen_server:call(Target, stats),
+    InFlight = maps:get(requests_in_flight, Stats, 0),
+    Now = erlang:monotonic_time(millisecond),
+    if InFlight >= Count -> ok;
+       Now >= Deadline -> error({not_parked, InFlight, Count});
+       true -> receive after 20 -> wait_parked(Target, Count, Deadline) end
+    end.
+
+flush_parked(Acc) ->
+    receive {parked, P, Reply} -> flush_parked([{P, Reply} | Acc]) after 0 -> Acc end.
+
+collect_parked([], _, Acc) -> Acc;
+collect_parked(Pids, Deadline, Acc) ->
+    receive {parked, P, Reply} -> collect_parked(Pids -- [P], Deadline, [{P, Reply} | Acc])
+    after max(0, Deadline - erlang:monotonic_time(millisecond)) -> Acc
+    end.
 
 %% The first wrong reply of each scenario goes to stderr (truncated);
 %% returns false, so it can stand in a check.

@@ -1,6 +1,7 @@
 """The last step of `make bench` (bench/run.sh): merges the parts written by
-bench/pyc_bench.erl (pyc.json) and bench/http_servers.py (http.json) into
-results.json, results.md and results.png, and exits non-zero when a scenario
+bench/pyc_bench.erl (pyc.json, and pyc_inflight.json for the in-flight rows)
+and bench/http_servers.py (http.json) into results.json, results.md and
+results.png, and exits non-zero when a scenario (of those BENCH_ONLY selects)
 served nothing, had errors, or is missing.
 
     /usr/bin/python3 bench/report.py --parts DIR --out DIR --binary PATH \
@@ -26,17 +27,30 @@ SCENARIOS = {  # id: label, in table order
     "flask_json": "Flask JSON",
     "echo_64k": "ASGI echo 64 KiB",
     "echo_1m": "ASGI echo 1 MiB",
+    # the in-flight rows: one concurrency each (bench/run.sh)
+    "asgi_sleep": "ASGI sleep 20 ms",
+    "wsgi_sleep": "WSGI sleep 20 ms",
+    "call_async_sleep": "async call sleep 20 ms",
+    "asgi_hello_parked": "ASGI hello, requests parked",
 }
+INFLIGHT = ["asgi_sleep", "wsgi_sleep", "call_async_sleep", "asgi_hello_parked"]
 SERVERS = {"erlang": "Erlang gen_server", "pycnode": "pycnode",
-           "uvicorn": "uvicorn (uvloop, httptools)", "gunicorn": "gunicorn (sync)"}
+           "uvicorn": "uvicorn (uvloop, httptools)", "gunicorn": "gunicorn (sync)",
+           "gunicorn_gthread": "gunicorn (gthread)"}
 MIB = 1024 * 1024
+
+
+def label(r):
+    if r["scenario"] == "asgi_hello_parked":
+        return f"ASGI hello with {r.get('parked', '?')} ASGI requests parked"
+    return SCENARIOS[r["scenario"]]
 
 
 # ---- reading and deriving -------------------------------------------------
 
 def load(parts):
     merged = {"meta": {}, "results": []}
-    for name in ("pyc.json", "http.json"):
+    for name in ("pyc.json", "pyc_inflight.json", "http.json"):
         path = os.path.join(parts, name)
         if os.path.exists(path):
             with open(path) as f:
@@ -76,14 +90,21 @@ def find(results, scenario, server, n):
                 None)
 
 
-def problems(results, concurrency):
+def problems(results, concurrency, inflight_callers, only):
     """Why the run is not good: missing rows, rows with no success, errors."""
-    expected = [("ping", "erlang")] + [(s, "pycnode") for s in SCENARIOS] + [
-        ("asgi_hello", "uvicorn"), ("starlette_json", "uvicorn"),
-        ("wsgi_hello", "gunicorn"), ("flask_json", "gunicorn")]
+    expected = [("ping", "erlang", concurrency)] + [
+        (s, "pycnode", concurrency) for s in SCENARIOS if s not in INFLIGHT] + [
+        (s, server, concurrency) for s, server in [("asgi_hello", "uvicorn"), ("starlette_json", "uvicorn"),
+                                                   ("wsgi_hello", "gunicorn"), ("flask_json", "gunicorn")]] + [
+        (s, server, [inflight_callers]) for s, server in [
+            ("asgi_sleep", "pycnode"), ("asgi_sleep", "uvicorn"), ("wsgi_sleep", "pycnode"),
+            ("wsgi_sleep", "gunicorn_gthread"), ("call_async_sleep", "pycnode")]] + [
+        ("asgi_hello_parked", "pycnode", [1])]
     found = []
-    for scenario, server in expected:
-        for n in concurrency:
+    for scenario, server, ns in expected:
+        if only and scenario not in only:
+            continue
+        for n in ns:
             r = find(results, scenario, server, n)
             where = f"{scenario} on {server} at N={n}"
             if r is None:
@@ -114,11 +135,44 @@ def results_table(results):
              "| CPU us/req | peak RSS MiB | body MiB/s per direction |",
              "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in results:
-        lines.append(f"| {SCENARIOS[r['scenario']]} | {SERVERS[r['server']]} | {r['concurrency']} "
+        lines.append(f"| {label(r)} | {SERVERS[r['server']]} | {r['concurrency']} "
                      f"| {r['rps']:,.0f} | {ms(r['p50_us'])} | {ms(r['p90_us'])} | {ms(r['p99_us'])} "
                      f"| {ms(r['max_us'])} | {r['errors']} | {num(r['cpu_us_per_req'], '{:.1f}')} "
                      f"| {r['peak_rss_kib'] / 1024:.1f} | {num(r['body_mib_s'], missing='')} |")
     return lines
+
+
+def inflight_table(results, knobs):
+    """The in-flight rows next to their anchors: req/s and p50/p99."""
+    c, t = int(knobs.get("inflight_callers", 64)), knobs.get("wsgi_threads", "?")
+    rows = [(f"ASGI sleep 20 ms, {c} callers", "asgi_sleep", "pycnode", "asgi_sleep", "uvicorn",
+             f"uvicorn (uvloop, httptools, 1 process), wrk -c{c}", ">= 0.9x"),
+            (f"WSGI sleep 20 ms, {c} callers", "wsgi_sleep", "pycnode", "wsgi_sleep", "gunicorn_gthread",
+             f"gunicorn -k gthread --threads {t} -w 1, wrk -c{c}", ">= 0.9x"),
+            (f"async call sleep 20 ms, {c} callers", "call_async_sleep", "pycnode", "asgi_sleep", "pycnode",
+             "pycnode's ASGI sleep 20 ms (first row)", ">= 0.9x"),
+            (f"ASGI hello, 1 caller, {c} ASGI requests parked", "asgi_hello_parked", "pycnode", None, None,
+             "none", "p99 < 5 ms")]
+    out = [f"### Many requests in flight ({c} callers, apps that wait 20 ms)", "",
+           f"pycnode: a second instance started with `--threads {t}`; the Erlang rows are {c} callers "
+           f"making one `gen_server:call` at a time, the HTTP anchors `wrk -t1 -c{c}`. A server that keeps "
+           f"all {c} waiting at once serves at most {c} / 20 ms = {c / 0.02:,.0f} req/s; one with "
+           f"{t} WSGI threads at most {t} / 20 ms"
+           + (f" = {int(t) / 0.02:,.0f} req/s." if str(t).isdigit() else ".")
+           + " The parked row: that many ASGI requests wait on an event, set only after the "
+           "measurement, while 1 caller measures the ASGI hello.", "",
+           "| row | pycnode req/s | p50 ms | p99 ms | anchor | anchor req/s | anchor p50 ms | anchor p99 ms "
+           "| ratio | target |",
+           "| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | --- |"]
+    for text, s, server, anchor_s, anchor_server, anchor, target in rows:
+        n = 1 if s == "asgi_hello_parked" else c
+        r = find(results, s, server, n)
+        a = anchor_s and find(results, anchor_s, anchor_server, c)
+        out.append(f"| {text} | {num(r and r['rps'])} | {num(r and r['p50_us'] / 1000, '{:.3f}')} "
+                   f"| {num(r and r['p99_us'] / 1000, '{:.3f}')} | {anchor} | {num(a and a['rps'], missing='')} "
+                   f"| {num(a and a['p50_us'] / 1000, '{:.3f}', '')} | {num(a and a['p99_us'] / 1000, '{:.3f}', '')} "
+                   f"| {num(ratio(r and r['rps'], a and a['rps']), '{:.2f}x', '')} | {target} |")
+    return out
 
 
 def ratio_tables(results, concurrency, head):
@@ -168,14 +222,22 @@ def ratio_tables(results, concurrency, head):
     return out
 
 
-def targets(results, head):
-    """(target, measured, met) rows, all at N = head."""
-    def get(s, server, key):
-        r = find(results, s, server, head)
+def targets(results, head, inflight_callers):
+    """(target, measured, met) rows, at N = head unless they say otherwise;
+    met is None for a target whose rows were not measured."""
+    def get(s, server, key, n=head):
+        r = find(results, s, server, n)
         return r and r[key]
 
     def row(text, value, shown, ok):
-        return (text, "n/a" if value is None else shown, value is not None and ok(value))
+        return (text, "n/a" if value is None else shown, None if value is None else ok(value))
+
+    c = inflight_callers
+    asgi_sleep = get("asgi_sleep", "pycnode", "rps", c)
+    sleep_asgi = ratio(asgi_sleep, get("asgi_sleep", "uvicorn", "rps", c))
+    sleep_wsgi = ratio(get("wsgi_sleep", "pycnode", "rps", c), get("wsgi_sleep", "gunicorn_gthread", "rps", c))
+    sleep_call = ratio(get("call_async_sleep", "pycnode", "rps", c), asgi_sleep)
+    parked_p99 = get("asgi_hello_parked", "pycnode", "p99_us", 1)
 
     floor = ratio(get("asgi_hello", "pycnode", "rps"), get("ping", "erlang", "rps"))
     cpu = get("asgi_hello", "pycnode", "cpu_us_per_req")
@@ -195,6 +257,14 @@ def targets(results, head):
             lambda v: v <= 5000),
         row("1 MiB bodies >= 1024 MiB/s per direction", big, f"{big or 0:,.0f} MiB/s",
             lambda v: v >= 1024),
+        row(f"ASGI sleep 20 ms, {c} callers: pycnode >= 0.9x uvicorn (req/s)", sleep_asgi,
+            f"{sleep_asgi or 0:.2f}x", lambda v: v >= 0.9),
+        row(f"WSGI sleep 20 ms, {c} callers: pycnode >= 0.9x gunicorn gthread, same threads (req/s)",
+            sleep_wsgi, f"{sleep_wsgi or 0:.2f}x", lambda v: v >= 0.9),
+        row(f"async call sleep 20 ms, {c} callers >= 0.9x pycnode's ASGI sleep 20 ms (req/s)", sleep_call,
+            f"{sleep_call or 0:.2f}x", lambda v: v >= 0.9),
+        row(f"ASGI hello p99, 1 caller, {c} ASGI requests parked < 5 ms", parked_p99,
+            f"{(parked_p99 or 0) / 1000:.3f} ms", lambda v: v < 5000),
     ]
 
 
@@ -207,7 +277,8 @@ def markdown(merged, head):
              f"OTP {m['otp_release']} (erts {m['erts_version']}), Python {m['python']}; "
              f"pycnode `{m['pycnode_binary']}` (commit {m['git_commit']}): Python "
              f"{py.get('python_version')}, free-threaded {py.get('free_threaded')}, "
-             f"GIL {py.get('gil_enabled')}, {py.get('workers')} workers; uvicorn {m['uvicorn']}, "
+             f"GIL {py.get('gil_enabled')}, {py.get('workers')} workers, {py.get('threads')} blocking "
+             f"threads (the in-flight rows: {m['knobs'].get('wsgi_threads')}); uvicorn {m['uvicorn']}, "
              f"gunicorn {m['gunicorn']}, {m['wrk']}.", "",
              "Knobs: " + ", ".join(f"{k}={v}" for k, v in m["knobs"].items()) + ".", "",
              "Erlang rows: N caller processes on one Erlang node, each making one "
@@ -226,8 +297,11 @@ def markdown(merged, head):
     lines += results_table(results)
     lines += ["", f"## Ratios (N = {head} in bold)", ""]
     lines += ratio_tables(results, concurrency, head)
-    lines += ["", f"## Targets (at N = {head})", "", "| target | measured | |", "| --- | ---: | --- |"]
-    lines += [f"| {t} | {v} | {'met' if ok else '**not met**'} |" for t, v, ok in merged["targets"]]
+    lines += [""] + inflight_table(results, m["knobs"])
+    lines += ["", f"## Targets (at N = {head} unless stated)", "", "| target | measured | |",
+              "| --- | ---: | --- |"]
+    lines += [f"| {t} | {v} | {'not measured' if ok is None else 'met' if ok else '**not met**'} |"
+              for t, v, ok in merged["targets"]]
     if merged["problems"]:
         lines += ["", "## Problems", ""] + [f"- {p}" for p in merged["problems"]]
     return "\n".join(lines) + "\n"
@@ -241,9 +315,11 @@ def plot(results, head, path):
     import matplotlib.pyplot as plt
 
     # Colour: the app; line and marker: the server (the floor in black).
-    styles = {"pycnode": ("-", "o"), "erlang": (":", "s"), "uvicorn": ("--", "^"), "gunicorn": ("-.", "v")}
-    colours = dict(zip(SCENARIOS, plt.get_cmap("tab10").colors))
-    series = sorted({(r["scenario"], r["server"]) for r in results},
+    styles = {"pycnode": ("-", "o"), "erlang": (":", "s"), "uvicorn": ("--", "^"), "gunicorn": ("-.", "v"),
+              "gunicorn_gthread": ("-.", "D")}
+    colours = dict(zip([s for s in SCENARIOS if s not in INFLIGHT], plt.get_cmap("tab10").colors))
+    # The in-flight rows ran at one N each: only on the right.
+    series = sorted({(r["scenario"], r["server"]) for r in results if r["scenario"] not in INFLIGHT},
                     key=lambda k: (list(SCENARIOS).index(k[0]), list(SERVERS).index(k[1])))
     fig, (left, right) = plt.subplots(1, 2, figsize=(15, 8.5))
     for s, server in series:
@@ -253,18 +329,19 @@ def plot(results, head, path):
                   color="black" if server == "erlang" else colours[s],
                   label=f"{SCENARIOS[s]} / {SERVERS[server]}")
     left.set_xscale("log", base=2)
-    concurrency = sorted({r["concurrency"] for r in results})
+    concurrency = sorted({r["concurrency"] for r in results if r["scenario"] not in INFLIGHT})
     left.set_xticks(concurrency, [str(n) for n in concurrency])
     left.set_yscale("log")
     left.set_xlabel("concurrency N (callers or connections)")
     left.set_ylabel("requests/s")
     left.set_title("Throughput against concurrency")
     left.grid(True, which="both", alpha=0.3)
-    left.legend(fontsize=7, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.1))
+    if series:  # none when BENCH_ONLY names in-flight rows only
+        left.legend(fontsize=7, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.1))
 
-    at_head = [find(results, s, server, head) for s, server in series]
-    at_head = [r for r in at_head if r]
-    names = [f"{SCENARIOS[r['scenario']]} / {SERVERS[r['server']]}" for r in at_head]
+    # and the in-flight rows, at whatever N they ran
+    at_head = [r for r in results if r["concurrency"] == head or r["scenario"] in INFLIGHT]
+    names = [f"{label(r)} / {SERVERS[r['server']]}, N={r['concurrency']}" for r in at_head]
     ys = range(len(at_head))
     right.barh([y + 0.2 for y in ys], [r["p50_us"] / 1000 for r in at_head], 0.4, label="p50")
     right.barh([y - 0.2 for y in ys], [r["p99_us"] / 1000 for r in at_head], 0.4, label="p99")
@@ -273,7 +350,7 @@ def plot(results, head, path):
     right.invert_yaxis()
     right.set_xscale("log")
     right.set_xlabel("latency, ms (log scale)")
-    right.set_title(f"Latency at N = {head}")
+    right.set_title(f"Latency at N = {head} (the in-flight rows at their own N)")
     right.grid(True, axis="x", which="both", alpha=0.3)
     right.legend()
     fig.tight_layout()
@@ -294,11 +371,14 @@ def main():
         sorted({r["concurrency"] for r in merged["results"]})
     # The headline concurrency of the ratios and targets: 64 when measured.
     head = 64 if 64 in concurrency else max(concurrency)
-    merged["machine"] = machine(args.started, args.binary, merged["meta"].get("pyc", {}),
+    inflight_callers = int(knobs.get("inflight_callers", 64))
+    only = set(knobs.get("only", "all").replace(",", " ").split()) - {"all"}
+    pyc_meta = merged["meta"].get("pyc") or merged["meta"].get("pyc_inflight", {})  # BENCH_ONLY
+    merged["machine"] = machine(args.started, args.binary, pyc_meta,
                                 merged["meta"].get("http", {}), knobs)
     merged["targets"] = [{"target": t, "measured": v, "met": ok} for t, v, ok in
-                         targets(merged["results"], head)]
-    merged["problems"] = problems(merged["results"], concurrency)
+                         targets(merged["results"], head, inflight_callers)]
+    merged["problems"] = problems(merged["results"], concurrency, inflight_callers, only)
     del merged["meta"]  # folded into machine
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(merged, f, indent=1)

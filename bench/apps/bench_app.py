@@ -1,11 +1,14 @@
 """The raw apps `make bench` runs, the same code under pycnode, uvicorn and
 gunicorn (bench/run.sh): an ASGI hello, an ASGI body echo, a WSGI hello, a
-trivial function for the generic call path, and the ASGI hello driven through
-that generic path the way a careful user would without pycnode's ASGI request.
+trivial function for the generic call path, the ASGI hello driven through
+that generic path the way a careful user would without pycnode's ASGI request,
+and (at the end) apps that wait 20 ms or until released, for the rows that
+keep many requests in flight.
 """
 
 import asyncio
 import threading
+import time
 
 from urllib.parse import unquote
 
@@ -172,3 +175,69 @@ def asgi_hello_via_call(scope, body):
 
 def asgi_hello_via_call_bare(scope, body):
     return run_asgi_bare(hello, asgi_scope(scope), body)
+
+
+# Many requests in flight (bench/run.sh's in-flight rows): apps that wait
+# rather than compute, so what is measured is how many requests a server keeps
+# waiting at once. The same code under pycnode, uvicorn and gunicorn.
+
+SLEEP_S = 0.02
+
+
+async def asgi_sleep(scope, receive, send):
+    """Raw ASGI: awaits asyncio.sleep(20 ms), then 200 "Hello, World!"."""
+    if scope["type"] == "lifespan":
+        return await _lifespan(receive, send)
+    await asyncio.sleep(SLEEP_S)
+    await send({"type": "http.response.start", "status": 200, "headers": HELLO_HEADERS})
+    await send({"type": "http.response.body", "body": HELLO})
+
+
+def wsgi_sleep(environ, start_response):
+    """WSGI: time.sleep(20 ms) (a blocking wait, as a database call is), then hello."""
+    time.sleep(SLEEP_S)
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "13")])
+    return [HELLO]
+
+
+async def call_sleep(*_args):
+    """The async function of `{call, <<"bench_app">>, <<"call_sleep">>, []}`:
+    awaits asyncio.sleep(20 ms) and returns the atom ok."""
+    await asyncio.sleep(SLEEP_S)
+    from pyrunner import Atom  # pycnode's; this runs only under pycnode
+    return Atom("ok")
+
+
+# Parked requests: `parked` waits on an asyncio.Event that only
+# release_parked() sets. pycnode runs one asyncio loop per event worker and an
+# Event belongs to the loop that first waits on it, so there is one per loop,
+# set from whatever thread release_parked runs on with call_soon_threadsafe.
+_parked_events = {}  # running loop -> asyncio.Event
+_parked_lock = threading.Lock()
+PARKED_BODY = b"released"
+
+
+async def parked(scope, receive, send):
+    """Raw ASGI: answers 200 "released" once release_parked() is called."""
+    if scope["type"] == "lifespan":
+        return await _lifespan(receive, send)
+    loop = asyncio.get_running_loop()
+    with _parked_lock:
+        event = _parked_events.get(loop)
+        if event is None:
+            event = _parked_events[loop] = asyncio.Event()
+    await event.wait()
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"text/plain"), (b"content-length", b"8")]})
+    await send({"type": "http.response.body", "body": PARKED_BODY})
+
+
+def release_parked():
+    """Wakes every parked request; the next ones park on fresh events.
+    Returns how many event loops had parked requests."""
+    with _parked_lock:
+        events = list(_parked_events.items())
+        _parked_events.clear()
+    for loop, event in events:
+        loop.call_soon_threadsafe(event.set)
+    return len(events)
