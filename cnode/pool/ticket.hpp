@@ -19,9 +19,14 @@ public:
     // the caller gives up while it runs (-1: nobody, a blocking thread).
     // False if it was cancelled while queued: drop it.
     bool start(int worker) {
-        worker_.store(worker, std::memory_order_relaxed);
+        // Stored before the swap, so that a cancel() that sees Running reads
+        // it; put back if the swap fails, so a worker that never ran the
+        // request is never named.
+        int previous = worker_.exchange(worker, std::memory_order_relaxed);
         Fate expected = Fate::Queued;
-        return fate_.compare_exchange_strong(expected, Fate::Running, std::memory_order_acq_rel);
+        if (fate_.compare_exchange_strong(expected, Fate::Running, std::memory_order_acq_rel)) return true;
+        worker_.store(previous, std::memory_order_relaxed);
+        return false;
     }
 
     // Worker: its reply is ready. False if the caller gave up: drop it.
