@@ -1,6 +1,6 @@
 // The ASGI HTTP cycle of the native path ({asgi, ...} without a runner),
 // in C++: the receive and send callables the app gets, and the response
-// they gather.
+// they gather (asgi_native_run.cpp runs the app with one).
 //
 // It behaves exactly as pyrunner.asgi.HTTPCycle and default_asgi_handler
 // (the reference, which custom runners await), event for event and error
@@ -13,14 +13,10 @@
 #pragma once
 
 #include "python/py_ref.hpp"
-#include "term/term.hpp"
 
 #include <memory>
 
 namespace pycnode::python {
-
-class AsgiWorker;
-class WorkerContext;
 
 // One worker's types and constants for its cycles (made on its thread, used
 // by it alone; a cycle keeps the kit alive through a capsule).
@@ -32,10 +28,24 @@ public:
     static PyRef create(PyObject* protocol_error, PyObject* no_response);
 };
 
-// Attached only. Runs `app(scope, receive, send)` to completion on the
-// worker's loop with a new cycle holding `body`, and turns what it sent (or
-// raised) into the reply.
-term::Term run_native_cycle(WorkerContext& ctx, AsgiWorker& asgi, PyObject* app, PyObject* scope, PyObject* body,
-                            term::ByteArena& arena);
+// Everything below: attached only, `cycle` made by make_cycle.
+
+// A new cycle holding the request `body`, and its receive and send
+// callables for the app. Null with an exception set on failure.
+PyRef make_cycle(PyObject* kit, PyObject* body, PyRef& receive, PyRef& send);
+
+// The app raised (its exception is set): true if its response stands anyway
+// (it was complete, or a protocol error is the answer); the exception is
+// then taken, and logged if it came after a complete response.
+bool cycle_keeps_response(PyObject* cycle);
+
+// What the app sent: (status, headers, body), or null with the reason set
+// (ASGIProtocolError, NoResponse, or "response incomplete").
+PyRef cycle_result(PyObject* cycle);
+
+// The caller gave up: receive() says http.disconnect from now on, and a
+// receive() waiting for the response's end wakes. -1 with an exception set
+// if waking it failed.
+int cycle_disconnect(PyObject* cycle);
 
 }  // namespace pycnode::python

@@ -4,7 +4,7 @@
 // runner's run_asgi), turn the response into the reply.
 #include "asgi/asgi_request.hpp"
 
-#include "asgi/asgi_cycle.hpp"
+#include "asgi/asgi_native_run.hpp"
 #include "asgi/asgi_response.hpp"
 #include "asgi/asgi_worker.hpp"
 #include "asgi/scope_store.hpp"
