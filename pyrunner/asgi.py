@@ -1,8 +1,8 @@
 """The ASGI HTTP cycle that pycnode runs for ``{asgi, ...}`` requests.
 
 pycnode builds the scope (in C++) and runs the app on the worker's event
-loop (:mod:`pyrunner.asgi_loop`). Without a runner it uses its own HTTP cycle
-in C++ (cnode/python/asgi_cycle.cpp), which does exactly what
+loop (:mod:`pyrunner.worker_loop`). Without a runner it uses its own HTTP cycle
+in C++ (cnode/asgi/asgi_cycle*.cpp), which does exactly what
 :class:`HTTPCycle` and :func:`default_asgi_handler` do here, only faster: this
 module is the reference it is tested against, case by case. A custom
 runner's ``run_asgi(app, scope, body)`` usually awaits

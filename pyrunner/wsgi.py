@@ -1,7 +1,7 @@
 """WSGI (PEP 3333) for pycnode: the objects pycnode puts in every environ, and
 the pure-Python request handler that custom runners call.
 
-pycnode runs a WSGI application natively (``cnode/python/wsgi_*.cpp``) unless
+pycnode runs a WSGI application natively (``cnode/wsgi/wsgi_*.cpp``) unless
 the request names a runner module (``runner => <<"mod">>``); then it calls
 ``mod.run_wsgi(app, environ)``, which usually calls
 :func:`default_wsgi_handler`. Both paths apply the same rules with the same

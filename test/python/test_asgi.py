@@ -1,8 +1,9 @@
-"""Unit tests of pyrunner.asgi (the HTTP cycle) and pyrunner.asgi_loop (the
-per-worker loop, its DrivenTask and lifespan), without pycnode.
+"""Unit tests of pyrunner.asgi (the HTTP cycle), pyrunner.worker_loop (the
+per-worker loop and its DrivenTasks) and pyrunner.asgi_loop (lifespan),
+without pycnode.
 
 `drive` below does in Python what pycnode's C++ driver does
-(cnode/python/asgi_drive.cpp): send into the coroutine directly with the
+(cnode/python/event_loop.cpp): send into the coroutine directly with the
 worker's loop running and its DrivenTask current, and hand it to the loop
 only when it waits for something not yet done.
 """
