@@ -19,30 +19,17 @@ import _path  # noqa: F401  (sys.path set-up)
 from pyrunner import default_asgi_handler
 from pyrunner.asgi import ASGIProtocolError, LifespanFailed, NoResponse
 from pyrunner.asgi_loop import AsgiLifespans
-from pyrunner.worker_loop import WorkerLoop, _enter_task, _leave_task, _set_running_loop
+from pyrunner.worker_loop import WorkerLoop
+
+from _drive import first_send
 
 
 def drive(worker, coro):
     """Returns (result, handed_off); raises what the coroutine raises."""
-    context = contextvars.copy_context()
-    result = {}
-
-    def first_step():
-        _set_running_loop(worker.loop)
-        _enter_task(worker.loop, worker.task)
-        try:
-            result["yielded"] = coro.send(None)
-        except StopIteration as stop:
-            result["value"] = stop.value
-        finally:
-            _leave_task(worker.loop, worker.task)
-            _set_running_loop(None)
-
-    context.run(first_step)
-    if "value" in result:
-        return result["value"], False
-    value = worker.hand_off(coro, result["yielded"], context)
-    return value, True
+    done, value, context = first_send(worker, coro)
+    if done:
+        return value, False
+    return worker.hand_off(coro, value, context), True
 
 
 def run(worker, app, body=b"", scope=None):

@@ -3,39 +3,26 @@ worker's loop, run one non-blocking iteration at a time as the event worker
 does (cnode/pool/event_worker.cpp), without pycnode."""
 
 import asyncio
-import contextvars
 import time
 import unittest
 import unittest.mock
 
 import _path  # noqa: F401
 
-from pyrunner.worker_loop import WorkerLoop, _enter_task, _leave_task, _set_running_loop
+from pyrunner.worker_loop import WorkerLoop
+
+from _drive import first_send
 
 
 def start(worker, coro):
     """Drive `coro` directly, as C++ does; adopt it if it waits. Returns
     ("returned", value) or ("adopted", outcomes) where outcomes fills with
     (value, error) when the task ends."""
-    context = contextvars.copy_context()
-    box = {}
-
-    def first_step():
-        _set_running_loop(worker.loop)
-        _enter_task(worker.loop, worker.task)
-        try:
-            box["yielded"] = coro.send(None)
-        except StopIteration as stop:
-            box["value"] = stop.value
-        finally:
-            _leave_task(worker.loop, worker.task)
-            _set_running_loop(None)
-
-    context.run(first_step)
-    if "value" in box:
-        return "returned", box["value"]
+    done, value, context = first_send(worker, coro)
+    if done:
+        return "returned", value
     outcomes = []
-    worker.adopt(coro, box["yielded"], context, lambda value, error: outcomes.append((value, error)))
+    worker.adopt(coro, value, context, lambda value, error: outcomes.append((value, error)))
     return "adopted", outcomes
 
 
