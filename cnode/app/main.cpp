@@ -11,6 +11,7 @@
 #include "asgi/scope_store.hpp"
 #include "dispatch/dispatcher.hpp"
 #include "net/acceptor.hpp"
+#include "net/handoff_socket.hpp"
 #include "net/loop.hpp"
 #include "net/node.hpp"
 #include "pool/worker_pool.hpp"
@@ -33,8 +34,9 @@ int serve(const pycnode::Options& options) {
     python::scope_store().set_capacity(options.scope_cache);
     Stats stats;
     net::Loop loop(options, stats);
-    pool::WorkerPool workers(runtime, {options.workers, options.threads, options.queue_limit}, stats, loop.replies());
+    pool::WorkerPool workers(runtime, {options.workers, options.threads, options.queue_limit}, stats);
     dispatch::Dispatcher dispatcher(options, stats, workers, runtime, [&loop] { return loop.peers(); });
+    net::offer_caller_monitors(options.caller_monitors);
     {
         net::Acceptor acceptor(node, options.handshake_timeout_ms, options.handshake_threads, stats,
                                [&loop](int fd, std::string peer) { loop.adopt(fd, std::move(peer)); });

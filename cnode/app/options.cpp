@@ -52,6 +52,10 @@ Limits and logs:
                           {error, overloaded} (default: 10000)
   --queue-limit N         requests queued for each kind of worker before new
                           ones get {error, overloaded} (default: 65536)
+  --no-caller-monitors    do not offer monitors by name: callers' nodes then
+                          send 2 control messages fewer per call (more
+                          requests/s), but pycnode cannot learn that a
+                          caller gave up, and cancels nothing
   --cancel-grace-ms MS    when an ASGI request's caller gives up, its app
                           sees http.disconnect at once and its task is
                           cancelled MS later (default: 1000)
@@ -64,7 +68,7 @@ Limits and logs:
 enum OptionId {
     OptSname = 1000, OptName, OptCookie, OptCookieFile, OptRegister, OptWorkers, OptPythonpath, OptPreload,
     OptPort, OptTicktime, OptHandshake, OptHandshakes, OptMaxPacket, OptQueueLimit, OptScopeCache, OptAllowGil, OptLogLevel, OptHelp,
-    OptThreads, OptMaxInFlight, OptCancelGrace,
+    OptThreads, OptMaxInFlight, OptCancelGrace, OptNoCallerMonitors,
 };
 
 const option long_options[] = {
@@ -85,6 +89,7 @@ const option long_options[] = {
     {"threads", required_argument, nullptr, OptThreads},
     {"max-in-flight", required_argument, nullptr, OptMaxInFlight},
     {"cancel-grace-ms", required_argument, nullptr, OptCancelGrace},
+    {"no-caller-monitors", no_argument, nullptr, OptNoCallerMonitors},
     {"scope-cache", required_argument, nullptr, OptScopeCache},
     {"allow-gil", no_argument, nullptr, OptAllowGil},
     {"log-level", required_argument, nullptr, OptLogLevel},
@@ -182,6 +187,7 @@ int parse_options(int argc, char** argv, Options& out) {
             case OptPythonpath: out.pythonpath.emplace_back(optarg); break;
             case OptPreload: out.preload.emplace_back(optarg); break;
             case OptAllowGil: out.allow_gil = true; break;
+            case OptNoCallerMonitors: out.caller_monitors = false; break;
             case OptWorkers:
                 if (!parse_number(optarg, 1, 1024, n)) return fail("--workers takes 1..1024");
                 out.workers = static_cast<unsigned>(n);

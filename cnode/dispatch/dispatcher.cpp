@@ -130,6 +130,7 @@ void Dispatcher::on_request(net::Connection& conn, net::Packet&& packet, const d
     job.handler = kind->on_worker;
     job.route = route_of(*kind, request);
     job.ticket = monitors_.ticket_for(conn.id(), call.tag);
+    job.outbox = conn.outbox();
     job.request = span_of(packet, request);
     job.reply_to = span_of(packet, call.from_pid);
     job.tag = span_of(packet, call.tag);

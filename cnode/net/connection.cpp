@@ -7,16 +7,9 @@
 
 #include <unistd.h>
 
+#include <cstring>
+
 namespace pycnode::net {
-namespace {
-
-// Packets up to this size are appended to one buffer, so that a burst of
-// small replies goes out in one system call.
-constexpr std::size_t coalesce_limit = 16 * 1024;
-constexpr std::size_t coalesced_buffer_limit = 256 * 1024;
-
-}  // namespace
-
 struct Connection::WriteRequest {
     uv_write_t req{};
     std::vector<std::string> buffers;  // kept alive until libuv is done with them
@@ -39,6 +32,9 @@ bool Connection::open(int fd) {
         return false;
     }
     uv_tcp_nodelay(&tcp_, 1);
+    std::uint64_t id = id_;
+    Loop* loop = &loop_;
+    outbox_ = std::make_shared<Outbox>(fd, [loop, id] { loop->backlogs().push(std::uint64_t{id}); });
     last_read_ms_ = last_write_ms_ = uv_now(loop_.uv());
     if (int err = uv_read_start(stream(), alloc_cb, read_cb); err) {
         log::error("{}: uv_read_start: {}", peer_, uv_strerror(err));
@@ -52,6 +48,7 @@ void Connection::close(std::string_view why) {
     closing_ = true;
     log::info("connection to {} closed: {}", peer_, why);
     out_.clear();
+    if (outbox_) outbox_->close();  // no writer touches the socket from here on
     loop_.dispatcher().on_close(*this);  // its callers are gone: their requests are cancelled
     if (!opened_) {
         loop_.forget(id_);  // never became a libuv handle: nothing to wait for
@@ -61,59 +58,47 @@ void Connection::close(std::string_view why) {
 }
 
 void Connection::queue(std::string packet) {
-    if (closing_) return;
-    if (packet.size() <= coalesce_limit && !out_.empty() &&
-        out_.back().size() + packet.size() <= coalesced_buffer_limit) {
-        out_.back() += packet;
-        return;
-    }
-    out_.push_back(std::move(packet));
+    if (!closing_) out_.push_back(std::move(packet));
 }
 
 void Connection::flush() {
     if (closing_ || out_.empty()) return;
-    last_write_ms_ = uv_now(loop_.uv());
-    std::size_t written = 0;
-    // uv_try_write would overtake writes libuv still has queued: only try
-    // when the queue is empty.
-    if (uv_stream_get_write_queue_size(stream()) == 0) {
-        std::vector<uv_buf_t> bufs;
-        bufs.reserve(out_.size());
-        for (auto& b : out_) bufs.push_back(uv_buf_init(b.data(), static_cast<unsigned>(b.size())));
-        int n = uv_try_write(stream(), bufs.data(), static_cast<unsigned>(bufs.size()));
-        if (n < 0 && n != UV_EAGAIN) return close(uv_strerror(n));
-        written = n > 0 ? static_cast<std::size_t>(n) : 0;
-    }
-    write_remaining(written);
+    Outbox::Sent sent = outbox_->send(out_);
+    out_.clear();
+    after_write(sent);
 }
 
-// Hands whatever uv_try_write did not take to uv_write, which finishes it in
-// the background; the request owns the buffers until then.
-void Connection::write_remaining(std::size_t written) {
-    std::size_t first = 0;
-    while (first < out_.size() && written >= out_[first].size()) written -= out_[first++].size();
-    if (first == out_.size()) {
-        out_.clear();
+void Connection::after_write(Outbox::Sent sent) {
+    if (sent == Outbox::Sent::Closed && outbox_->error())
+        close(fmt::format("writing to it failed: {}", std::strerror(outbox_->error())));
+}
+
+// uv_write finishes in the background what the socket did not take; the
+// request owns the buffers until then, and writers queue behind it.
+void Connection::write_backlog() {
+    if (closing_) return;
+    if (int err = outbox_->error()) return close(fmt::format("writing to it failed: {}", std::strerror(err)));
+    if (writing_) return;  // write_cb takes what was queued meanwhile, in order
+    auto* req = new WriteRequest;
+    if (!outbox_->take_backlog(req->buffers)) {
+        delete req;
         return;
     }
-    auto* req = new WriteRequest;
-    req->buffers.assign(std::make_move_iterator(out_.begin() + static_cast<std::ptrdiff_t>(first)),
-                        std::make_move_iterator(out_.end()));
-    out_.clear();
     std::vector<uv_buf_t> bufs;
     bufs.reserve(req->buffers.size());
     for (auto& b : req->buffers) bufs.push_back(uv_buf_init(b.data(), static_cast<unsigned>(b.size())));
-    bufs[0].base += written;
-    bufs[0].len -= written;
     req->req.data = req;
+    writing_ = true;
     if (int err = uv_write(&req->req, stream(), bufs.data(), static_cast<unsigned>(bufs.size()), write_cb); err) {
         delete req;
+        writing_ = false;
         close(uv_strerror(err));
     }
 }
 
 void Connection::check_liveness(std::uint64_t now_ms, std::uint64_t tick_ms, std::uint64_t timeout_ms) {
     if (closing_) return;
+    if (outbox_->take_wrote()) last_write_ms_ = now_ms;
     if (now_ms - last_read_ms_ > timeout_ms)
         return close(fmt::format("silent for {} ms, past the net_ticktime allowance", now_ms - last_read_ms_));
     if (now_ms - last_write_ms_ >= tick_ms) {
@@ -141,7 +126,7 @@ void Connection::on_oversize(std::string_view prefix, std::uint64_t size) {
 }
 
 void Connection::on_read(ssize_t nread) {
-    loop_.replies().consumer_awake();  // an I/O callback: the loop drains replies again before it sleeps
+    loop_.backlogs().consumer_awake();  // an I/O callback: the loop drains backlogs again before it sleeps
     if (nread < 0) return close(nread == UV_EOF ? "the peer closed it" : uv_strerror(static_cast<int>(nread)));
     if (nread == 0) return;
     last_read_ms_ = uv_now(loop_.uv());
@@ -165,7 +150,12 @@ void Connection::write_cb(uv_write_t* req, int status) {
     auto* request = static_cast<WriteRequest*>(req->data);
     auto* self = static_cast<Connection*>(req->handle->data);
     delete request;
-    if (status < 0 && status != UV_ECANCELED) self->close(uv_strerror(status));
+    self->writing_ = false;
+    if (status < 0) {
+        if (status != UV_ECANCELED) self->close(uv_strerror(status));
+        return;
+    }
+    if (self->outbox_->loop_write_done()) self->write_backlog();
 }
 
 void Connection::close_cb(uv_handle_t* handle) {

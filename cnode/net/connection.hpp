@@ -1,15 +1,19 @@
 // One connected Erlang node, after the handshake: bytes in, packets out.
 //
-// Lives on the loop thread and is the only writer of its socket. Outgoing
-// packets are queued and written in one batch per loop turn, so 64 replies
-// that finish together cost one write(2), not 64.
+// Lives on the loop thread, which reads its socket. Writes go through its
+// Outbox (outbox.hpp), shared with the workers, which send their replies
+// themselves; the loop's own packets (ping and control answers, ticks) are
+// queued during a turn and sent in one go, and the loop writes whatever the
+// socket could not take at once.
 #pragma once
 
 #include "net/frame_reader.hpp"
+#include "net/outbox.hpp"
 
 #include <uv.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,6 +36,11 @@ public:
     // Queues a complete packet; it is written at the next flush().
     void queue(std::string packet);
     void flush();
+    // Writes what writers left in the outbox (the socket was full), or
+    // closes the connection if a writer met a socket error.
+    void write_backlog();
+    // For the workers: where this connection's replies go.
+    const std::shared_ptr<Outbox>& outbox() const { return outbox_; }
     // Sends a tick when we have been quiet, drops the peer when it has been silent too long.
     void check_liveness(std::uint64_t now_ms, std::uint64_t tick_ms, std::uint64_t timeout_ms);
 
@@ -47,7 +56,7 @@ private:
     void on_oversize(std::string_view prefix, std::uint64_t size) override;
 
     void on_read(ssize_t nread);
-    void write_remaining(std::size_t written);
+    void after_write(Outbox::Sent sent);
     uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp_); }
 
     static void alloc_cb(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buf);
@@ -60,10 +69,12 @@ private:
     const std::string peer_;
     uv_tcp_t tcp_{};
     FrameReader reader_;
-    std::vector<std::string> out_;  // queued packets; small ones are coalesced
+    std::shared_ptr<Outbox> outbox_;
+    std::vector<std::string> out_;  // the loop's own packets of this turn
     std::uint64_t last_read_ms_ = 0;
     std::uint64_t last_write_ms_ = 0;
     bool opened_ = false;
+    bool writing_ = false;  // a uv_write of the backlog is in flight
     bool closing_ = false;
 };
 

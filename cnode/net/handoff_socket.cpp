@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <atomic>
 #include <cstring>
 #include <string>
 
@@ -62,11 +63,13 @@ int on_writev(void* ctx, const void* iov, int iovcnt, ssize_t* len, unsigned) {
 // the caller stops waiting (reply, timeout, exit), which is how pycnode
 // cancels abandoned requests. The flag is not covered by the digest.
 constexpr std::uint64_t dflag_dist_monitor_name = 0x20;
+std::atomic<bool> monitor_name_offered{true};
 
 // ei's challenge ('N': 8 flag bytes at offset 3; the older 'n': 4 at 5,
 // after the 2-byte length header) with the flag added; other writes of the
 // handshake (status 's', ack 'a') pass as they are.
 void offer_monitor_name(std::string& msg) {
+    if (!monitor_name_offered.load(std::memory_order_relaxed)) return;
     std::size_t at = msg.size() >= 11 && msg[2] == 'N' ? 3 : msg.size() >= 9 && msg[2] == 'n' ? 5 : 0;
     std::size_t width = msg[2] == 'N' ? 8 : 4;
     if (at == 0) return;
@@ -105,6 +108,8 @@ int on_get_fd(void* ctx, int* fd) {
 }
 
 }  // namespace
+
+void offer_caller_monitors(bool offer) { monitor_name_offered.store(offer, std::memory_order_relaxed); }
 
 ei_socket_callbacks& handoff_callbacks() {
     // flags 0: ei itself waits (with the handshake timeout) on each

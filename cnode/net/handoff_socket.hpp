@@ -23,6 +23,11 @@ struct HandoffSlot {
 // setup context.
 ei_socket_callbacks& handoff_callbacks();
 
+// Whether handshakes offer monitors by name (DFLAG_DIST_MONITOR_NAME), so
+// that callers' nodes tell pycnode when a caller gives up (default: true).
+// Set before the acceptor starts.
+void offer_caller_monitors(bool offer);
+
 // Makes `slot` ready to take sockets; `ec` must have been set up with
 // handoff_callbacks() and `slot`. Returns the descriptor to pass to
 // ei_accept_tmo, or -1.

@@ -22,7 +22,7 @@ void check(int err, const char* what) {
 }  // namespace
 
 Loop::Loop(const Options& options, Stats& stats)
-    : options_(options), stats_(stats), replies_([this] { uv_async_send(&reply_async_); }) {
+    : options_(options), stats_(stats), backlogs_([this] { uv_async_send(&reply_async_); }) {
     check(uv_loop_init(&loop_), "uv_loop_init");
     loop_.data = this;
     check(uv_async_init(&loop_, &adopt_async_, [](uv_async_t* a) { static_cast<Loop*>(a->loop->data)->adopt_pending(); }),
@@ -30,8 +30,8 @@ Loop::Loop(const Options& options, Stats& stats)
     check(uv_async_init(&loop_, &reply_async_,
                         [](uv_async_t* a) {
                             auto* self = static_cast<Loop*>(a->loop->data);
-                            self->replies_.consumer_awake();
-                            self->deliver_replies(false);
+                            self->backlogs_.consumer_awake();
+                            self->write_backlogs(false);
                         }),
           "uv_async_init");
     // libuv runs prepare callbacks last before it blocks for I/O, and every
@@ -80,7 +80,7 @@ void Loop::run(dispatch::Dispatcher& dispatcher, std::function<void()> on_stop) 
     uv_timer_start(&tick_timer_, [](uv_timer_t* t) { static_cast<Loop*>(t->loop->data)->check_connections(); },
                    tick_ms / 2, tick_ms / 2);
     check(uv_prepare_start(&before_sleep_,
-                           [](uv_prepare_t* p) { static_cast<Loop*>(p->loop->data)->deliver_replies(true); }),
+                           [](uv_prepare_t* p) { static_cast<Loop*>(p->loop->data)->write_backlogs(true); }),
           "uv_prepare_start");
     uv_run(&loop_, UV_RUN_DEFAULT);
 }
@@ -130,21 +130,14 @@ void Loop::adopt_pending() {
 
 // before_sleep: called by the prepare handle, the last thing before the loop
 // blocks. Nothing from here to the block may call consumer_awake().
-void Loop::deliver_replies(bool before_sleep) {
-    if (before_sleep) replies_.drain_before_sleep(reply_batch_);
-    else replies_.drain(reply_batch_);
-    std::vector<Connection*> touched;
-    for (auto& reply : reply_batch_) {
-        auto it = connections_.find(reply.connection_id);
-        if (it == connections_.end() || it->second->closing()) {
-            stats_.dropped_replies.fetch_add(1, std::memory_order_relaxed);
-            continue;
-        }
-        it->second->queue(std::move(reply.packet));
-        if (touched.empty() || touched.back() != it->second.get()) touched.push_back(it->second.get());
+void Loop::write_backlogs(bool before_sleep) {
+    if (before_sleep) backlogs_.drain_before_sleep(backlog_batch_);
+    else backlogs_.drain(backlog_batch_);
+    for (std::uint64_t id : backlog_batch_) {
+        auto it = connections_.find(id);
+        if (it != connections_.end()) it->second->write_backlog();
     }
-    reply_batch_.clear();
-    for (Connection* conn : touched) conn->flush();
+    backlog_batch_.clear();
 }
 
 void Loop::check_connections() {

@@ -1,8 +1,10 @@
-// The libuv loop thread: owns every connection and every socket write.
+// The libuv loop thread: owns every connection and reads every socket.
 //
 // Other threads reach it only through two doors, each a locked hand-off plus
-// uv_async_send: the acceptor adopts new sockets, and the workers post
-// replies (waking the loop only when it may be asleep, see reply_queue.hpp).
+// uv_async_send: the acceptor adopts new sockets, and a worker whose reply
+// did not fit in a socket asks for its backlog to be written (waking the
+// loop only when it may be asleep, see reply_queue.hpp). Workers send their
+// replies themselves (outbox.hpp).
 // Nothing here touches Python.
 #pragma once
 
@@ -38,7 +40,8 @@ public:
 
     // Any thread.
     void adopt(int fd, std::string peer);
-    pool::ReplyQueue<pool::Reply>& replies() { return replies_; }
+    // Connection ids whose outbox has a backlog for the loop to write.
+    pool::ReplyQueue<std::uint64_t>& backlogs() { return backlogs_; }
 
     // Runs until SIGINT/SIGTERM; `on_stop` runs first thing when stopping.
     void run(dispatch::Dispatcher& dispatcher, std::function<void()> on_stop);
@@ -52,7 +55,7 @@ public:
 
 private:
     void adopt_pending();
-    void deliver_replies(bool before_sleep);
+    void write_backlogs(bool before_sleep);
     void check_connections();
 
     const Options& options_;
@@ -60,7 +63,7 @@ private:
     uv_loop_t loop_{};
     uv_async_t adopt_async_{};
     uv_async_t reply_async_{};
-    uv_prepare_t before_sleep_{};  // the last callback before the loop blocks: drains replies
+    uv_prepare_t before_sleep_{};  // the last callback before the loop blocks: writes backlogs
     uv_timer_t tick_timer_{};
     uv_signal_t sigint_{};
     uv_signal_t sigterm_{};
@@ -69,8 +72,8 @@ private:
     std::vector<std::pair<int, std::string>> adopt_queue_;
     bool accepting_ = true;  // under adopt_mutex_
 
-    pool::ReplyQueue<pool::Reply> replies_;
-    std::vector<pool::Reply> reply_batch_;
+    pool::ReplyQueue<std::uint64_t> backlogs_;
+    std::vector<std::uint64_t> backlog_batch_;
 
     dispatch::Dispatcher* dispatcher_ = nullptr;
     std::function<void()> on_stop_;

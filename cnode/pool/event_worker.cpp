@@ -64,6 +64,7 @@ void EventWorker::run() {
     } catch (const std::exception& e) {
         log::error("event worker {} stopped: {}", index_, e.what());
     }
+    outlet_.flush();  // the replies of requests cancelled when the loop closed
 }
 
 void EventWorker::serve(python::WorkerContext& ctx) {
@@ -78,6 +79,7 @@ void EventWorker::serve(python::WorkerContext& ctx) {
                 if (loop_io_ || loop->timeout_ms() == 0) {
                     loop_io_ = false;
                     loop->run_ready();
+                    outlet_.flush();  // requests that ended on the loop
                 }
                 timeout = loop->timeout_ms();
             }
@@ -99,6 +101,7 @@ bool EventWorker::run_jobs(python::WorkerContext& ctx) {
     for (int n = 0; n < jobs_per_turn; ++n) {
         if (!jobs_.try_pop(job)) return false;
         runner_.run(ctx, job, static_cast<int>(index_));
+        outlet_.flush();  // at once: latency first; a reply costs one sendmsg
         job = Job{};  // release the request packet now, not when the next job arrives
     }
     return true;

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "net/outbox.hpp"
 #include "net/packet.hpp"
 #include "pool/ticket.hpp"
 #include "term/term.hpp"
@@ -40,17 +41,12 @@ struct Job {
     WorkerHandler handler = nullptr;
     Route route = Route::Event;
     std::shared_ptr<Ticket> ticket;  // set when the caller monitors the call: it can cancel
+    std::shared_ptr<net::Outbox> outbox;  // where the reply goes: the caller's connection
     net::Packet packet;  // the whole distribution packet the request came in
     Span request;        // the request term (external format, no 131)
     Span reply_to;       // the caller's pid (external format)
     Span tag;            // the gen_server tag, re-sent exactly as received
     std::chrono::steady_clock::time_point received;
-};
-
-// A complete distribution packet (length prefix included) for one connection.
-struct Reply {
-    std::uint64_t connection_id = 0;
-    std::string packet;
 };
 
 }  // namespace pycnode::pool

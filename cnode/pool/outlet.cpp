@@ -15,7 +15,7 @@ bool is_error_reply(const term::Term& reply) {
 class DeferredReply final : public python::PendingReply {
 public:
     DeferredReply(Outlet& outlet, const Job& job)
-        : outlet_(outlet), connection_id_(job.connection_id), reply_to_(job.reply_to.in(job.packet)),
+        : outlet_(outlet), outbox_(job.outbox), reply_to_(job.reply_to.in(job.packet)),
           tag_(job.tag.in(job.packet)), ticket_(job.ticket) {}
 
     ~DeferredReply() override {
@@ -25,7 +25,7 @@ public:
     void send(python::WorkerContext& ctx, const term::Term& reply) override {
         if (sent_) return;
         sent_ = true;
-        outlet_.answer_to(ctx, connection_id_, reply_to_, tag_, ticket_.get(), reply);
+        outlet_.answer_to(ctx, outbox_, reply_to_, tag_, ticket_.get(), reply);
     }
 
     bool abandoned() const override { return ticket_ && ticket_->cancelled(); }
@@ -33,28 +33,50 @@ public:
 
 private:
     Outlet& outlet_;
-    std::uint64_t connection_id_;
+    std::shared_ptr<net::Outbox> outbox_;
     std::string reply_to_, tag_;
     std::shared_ptr<Ticket> ticket_;
     bool sent_ = false;
 };
 
+// The replies a worker thread made since its last flush, in order.
+struct Gathered {
+    std::shared_ptr<net::Outbox> outbox;
+    std::string packet;
+};
+thread_local std::vector<Gathered> gathered;
+
 }  // namespace
 
-void Outlet::answer_to(python::WorkerContext& ctx, std::uint64_t connection_id, std::string_view reply_to,
+void Outlet::answer_to(python::WorkerContext& ctx, const std::shared_ptr<net::Outbox>& outbox, std::string_view reply_to,
                        std::string_view tag, Ticket* ticket, const term::Term& reply) {
     if (ticket && !ticket->answer()) {
         ctx.release_held();
         unanswered(ticket);
         return;
     }
-    Reply out;
-    out.connection_id = connection_id;
+    Gathered out{outbox, {}};
     dist::append_reply(out.packet, reply_to, tag, reply);
     ctx.release_held();  // the reply may have pointed into Python objects until now
     stats_.in_flight.fetch_sub(1, std::memory_order_relaxed);
     stats_.answered(is_error_reply(reply));
-    replies_.push(std::move(out));
+    gathered.push_back(std::move(out));
+}
+
+// Consecutive replies to one connection go out in one send.
+void Outlet::flush() {
+    std::vector<std::string> packets;
+    for (std::size_t i = 0; i < gathered.size();) {
+        net::Outbox* outbox = gathered[i].outbox.get();
+        std::size_t end = i;
+        while (end < gathered.size() && gathered[end].outbox.get() == outbox) packets.push_back(std::move(gathered[end++].packet));
+        std::size_t count = end - i;
+        if (!outbox || outbox->send(packets) == net::Outbox::Sent::Closed)
+            stats_.dropped_replies.fetch_add(count, std::memory_order_relaxed);
+        packets.clear();
+        i = end;
+    }
+    gathered.clear();
 }
 
 void Outlet::unanswered(const Ticket* ticket) {

@@ -1,11 +1,14 @@
 // The one place a finished request becomes its reply: encoded for its
-// caller and queued for the loop thread to write, unless the caller gave
-// up, and counted either way.
+// caller and sent by the worker itself on the caller's connection (its
+// Outbox), unless the caller gave up, and counted either way.
+//
+// Replies are gathered per worker thread and sent by flush(), which every
+// worker calls after each job and each turn of its event loop: replies made
+// together leave in one system call per connection.
 #pragma once
 
 #include "app/stats.hpp"
 #include "pool/job.hpp"
-#include "pool/reply_queue.hpp"
 #include "python/pending_reply.hpp"
 
 #include <memory>
@@ -20,15 +23,17 @@ namespace pycnode::pool {
 
 class Outlet {
 public:
-    Outlet(Stats& stats, ReplyQueue<Reply>& replies) : stats_(stats), replies_(replies) {}
+    explicit Outlet(Stats& stats) : stats_(stats) {}
 
     // Any worker, attached or not. Releases what `ctx` held for the reply.
     void answer(python::WorkerContext& ctx, const Job& job, const term::Term& reply) {
-        answer_to(ctx, job.connection_id, job.reply_to.in(job.packet), job.tag.in(job.packet), job.ticket.get(),
-                  reply);
+        answer_to(ctx, job.outbox, job.reply_to.in(job.packet), job.tag.in(job.packet), job.ticket.get(), reply);
     }
-    void answer_to(python::WorkerContext& ctx, std::uint64_t connection_id, std::string_view reply_to,
+    void answer_to(python::WorkerContext& ctx, const std::shared_ptr<net::Outbox>& outbox, std::string_view reply_to,
                    std::string_view tag, Ticket* ticket, const term::Term& reply);
+
+    // Sends the replies this thread gathered. Any worker, detached or not.
+    void flush();
 
     // A request that ends without a reply: its caller gave up (cancelled)
     // or its worker stopped first (dropped).
@@ -41,7 +46,6 @@ public:
 
 private:
     Stats& stats_;
-    ReplyQueue<Reply>& replies_;
 };
 
 }  // namespace pycnode::pool

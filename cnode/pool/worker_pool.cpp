@@ -8,8 +8,8 @@
 
 namespace pycnode::pool {
 
-WorkerPool::WorkerPool(python::Runtime& runtime, PoolSizes sizes, Stats& stats, ReplyQueue<Reply>& replies)
-    : runtime_(runtime), stats_(stats), outlet_(stats, replies), event_jobs_(sizes.queue_limit),
+WorkerPool::WorkerPool(python::Runtime& runtime, PoolSizes sizes, Stats& stats)
+    : runtime_(runtime), stats_(stats), outlet_(stats), event_jobs_(sizes.queue_limit),
       blocking_jobs_(sizes.queue_limit) {
     threads_.reserve(sizes.blocking_threads);
     for (unsigned i = 0; i < sizes.blocking_threads; ++i) threads_.emplace_back([this, i] { run_blocking(i); });
@@ -54,9 +54,11 @@ void WorkerPool::run_blocking(unsigned index) {
     Job job;
     while (blocking_jobs_.pop(job)) {
         runner.run(ctx, job, -1);
+        outlet_.flush();
         job = Job{};  // release the request packet now, not when the next job arrives
     }
     ctx.set_job_hooks(nullptr);
+    outlet_.flush();
 }
 
 }  // namespace pycnode::pool

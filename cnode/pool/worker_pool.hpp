@@ -6,7 +6,7 @@
 //   end: WSGI requests, sync calls, which may block in C or in time.sleep
 //   without holding up anything but their own thread.
 //
-// Replies go to the loop thread through the reply queue (outlet.hpp).
+// Each worker sends its replies itself (outlet.hpp).
 #pragma once
 
 #include "app/stats.hpp"
@@ -15,7 +15,6 @@
 #include "pool/job.hpp"
 #include "pool/job_queue.hpp"
 #include "pool/outlet.hpp"
-#include "pool/reply_queue.hpp"
 
 #include <memory>
 #include <thread>
@@ -35,7 +34,7 @@ struct PoolSizes {
 
 class WorkerPool {
 public:
-    WorkerPool(python::Runtime& runtime, PoolSizes sizes, Stats& stats, ReplyQueue<Reply>& replies);
+    WorkerPool(python::Runtime& runtime, PoolSizes sizes, Stats& stats);
     ~WorkerPool();  // stop()
 
     // Loop thread. False if the job's queue is full (or closed): the caller
