@@ -24,6 +24,7 @@
 #                      test (pycnode, the floor node, uvicorn, gunicorn) runs
 #                      on the first CPU list, the clients (the Erlang driver,
 #                      wrk) on the second (taskset); none by default
+#   BENCH_PYCNODE_ARGS extra options for the main pycnode (e.g. --no-caller-monitors)
 #   BENCH_ONLY         scenario ids to run, space- or comma-separated (all when
 #                      empty), e.g. "asgi_sleep wsgi_sleep call_async_sleep
 #                      asgi_hello_parked"; an id runs on every server that has it
@@ -168,7 +169,8 @@ if wants "$base_ids"; then
   "${server_pin[@]}" erl +Bd $erl_flags -noshell -sname "floor_$tag" -setcookie "$cookie" -pa "$work" \
     -eval 'floor_server:start(), io:format("floor ready~n")' >"$logs/floor.log" 2>&1 &
   floor_pid=$!; pids+=($floor_pid)
-  start_pycnode "pyc_$tag" "$logs/pycnode.log"
+  # shellcheck disable=SC2086  # BENCH_PYCNODE_ARGS: extra options, word-split on purpose
+  start_pycnode "pyc_$tag" "$logs/pycnode.log" ${BENCH_PYCNODE_ARGS:-}
   wait_for "$logs/floor.log" "floor ready" "$floor_pid" "floor node"
   log "Erlang-side scenarios: N = $concurrency, ${seconds} s each after ${warmup_ms} ms warm-up"
   drive base "pyc_$tag" "floor_$tag" "$logs/pycnode.log" "$parts/pyc.json"
