@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include <algorithm>
 #include <cerrno>
 
 namespace pycnode::net {
@@ -88,6 +89,7 @@ bool Outbox::take_backlog(std::vector<std::string>& out) {
     out.swap(backlog_);
     backlog_.clear();
     loop_writing_ = true;
+    wrote_.store(true, std::memory_order_relaxed);  // the loop writes it: the peer hears from us
     return true;
 }
 

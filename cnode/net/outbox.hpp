@@ -27,9 +27,9 @@ public:
 
     enum class Sent { Now, Queued, Closed };
     // Any thread. Sends `packets` (each whole, in order), or queues what the
-    // socket does not take at once. Closed: the connection is gone and
-    // nothing was sent. Fails the connection (Closed for later packets) on a
-    // socket error other than "would block".
+    // socket does not take at once. Closed: the connection is gone (closed,
+    // or a socket error other than "would block" met now or before); the
+    // packets are lost, though some may have left before the error.
     Sent send(std::vector<std::string>& packets);
     Sent send(std::string packet);
 
