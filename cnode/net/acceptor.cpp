@@ -2,6 +2,7 @@
 
 #include "app/log.hpp"
 #include "net/handoff_socket.hpp"
+#include "net/node_name.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -102,6 +103,13 @@ void Acceptor::handshake(ei_cnode& ec, int listen_fd, HandoffSlot& slot, int fd)
         stats_.handshakes_refused.fetch_add(1, std::memory_order_relaxed);
         log::warning("handshake with {}{}{} failed: {}", address, conn.nodename[0] ? " claiming to be " : "",
                      conn.nodename, failure_reason(erl_errno));
+        return;
+    }
+    if (!valid_node_name(conn.nodename)) {
+        ei_close_connection(connected);
+        stats_.handshakes_refused.fetch_add(1, std::memory_order_relaxed);
+        log::warning("handshake with {} refused: the name it presented is not a node name (Alive@Host, UTF-8)",
+                     address);
         return;
     }
     // libuv takes a duplicate; closing the original through ei also drops

@@ -87,7 +87,8 @@ dist_test_() ->
                  {"a caller node killed with 20 calls in flight", fun caller_killed/1},
                  {"a caller node that disconnects with calls in flight, then reconnects",
                   fun caller_disconnects/1},
-                 {"garbage on the listen port is refused", fun garbage/1}
+                 {"garbage on the listen port is refused", fun garbage/1},
+                {"a peer presenting a name that is not a node name is refused", fun bad_node_names/1}
              ], 60)
      end}.
 
@@ -209,6 +210,47 @@ recv_until_closed(S, Deadline) ->
         {error, econnreset} -> closed;
         {error, timeout} -> timeout;
         {error, Other} -> {error, Other}
+    end.
+
+%% A whole handshake by hand (the OTP 23 form, as a hidden node), presenting
+%% names no Erlang node would: pycnode must close the connection, and keep
+%% such names out of stats. A good name stays connected.
+bad_node_names(#{node := N} = P) ->
+    Port = pycnode_harness:listen_port(P),
+    Host = pycnode_harness:host(),
+    Refused0 = log_count(P, "is not a node name"),
+    ?assertEqual(open, handshake_as(Host, Port, <<"good_", (integer_to_binary(Port))/binary, "@", "h">>)),
+    Bad = [<<"no_at_sign">>, <<"@host">>, <<"alive@">>, <<"a@b@c">>, <<"b", 16#ff, "d@host">>,
+           <<"overlong", 16#c0, 16#af, "@host">>, <<(binary:copy(<<"a">>, 250))/binary, "@hosts">>],
+    [?assertEqual({Name, closed}, {Name, handshake_as(Host, Port, Name)}) || Name <- Bad],
+    %% The log reaches the harness asynchronously: wait for the lines.
+    ?assertEqual(true, wait_until(fun() -> log_count(P, "is not a node name") >= Refused0 + length(Bad) end,
+                                  5000, 50)),
+    {ok, Stats} = pycnode:stats(N),
+    [?assert(is_atom(Peer)) || Peer <- maps:get(peers, Stats)],
+    assert_serving(N).
+
+handshake_as(Host, Port, Name) ->
+    Flags = 16#4 bor 16#8 bor 16#10 bor 16#80 bor 16#100 bor 16#200 bor 16#400 bor 16#800 bor 16#1000
+        bor 16#4000 bor 16#10000 bor 16#20000 bor 16#40000 bor 16#80000 bor 16#100000 bor 16#400000
+        bor 16#1000000 bor 16#2000000,
+    {ok, S} = gen_tcp:connect(Host, Port, [binary, {active, false}, {packet, 2}], 2000),
+    try
+        ok = gen_tcp:send(S, <<"N", Flags:64, 1:32, (byte_size(Name)):16, Name/binary>>),
+        {ok, <<"sok", _/binary>>} = gen_tcp:recv(S, 0, 5000),
+        {ok, <<"N", _PeerFlags:64, Challenge:32, _/binary>>} = gen_tcp:recv(S, 0, 5000),
+        Digest = erlang:md5([pycnode_harness:cookie(), integer_to_list(Challenge)]),
+        ok = gen_tcp:send(S, <<"r", 42:32, Digest/binary>>),
+        {ok, <<"a", _/binary>>} = gen_tcp:recv(S, 0, 5000),
+        %% Handshake done: an accepted peer is left open (nothing arrives
+        %% within the second), a refused one is closed at once.
+        case gen_tcp:recv(S, 0, 1000) of
+            {error, timeout} -> open;
+            {ok, _Tick} -> open;
+            {error, _} -> closed
+        end
+    after
+        gen_tcp:close(S)
     end.
 
 %% A handshake send_name message (version 5 form) from Name.
