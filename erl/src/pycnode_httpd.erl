@@ -15,9 +15,7 @@
 %%      {pycnode_routes, [{"/asgi", asgi, asgi_app, app, #{node => 'pycnode@host'}},
 %%                        {"/wsgi", wsgi, wsgi_app, app, #{node => 'pycnode@host'}}]}]).
 %% '''
-%%
 %% or simply `pycnode_httpd:start(8080, Routes)'.
-%%
 %% The app sees where it is mounted: for ASGI `root_path' is the prefix and
 %% `path' the rest (see `asgi_path' below), for WSGI `SCRIPT_NAME' is the
 %% prefix and `PATH_INFO' the rest, percent-decoded. `server' and `client'
