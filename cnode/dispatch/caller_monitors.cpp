@@ -12,14 +12,14 @@ void CallerMonitors::monitored(std::uint64_t connection, std::string_view ref) {
 CallerMonitors::TicketPtr CallerMonitors::ticket_for(std::uint64_t connection, std::string_view tag) const {
     auto conn = connections_.find(connection);
     if (conn == connections_.end()) return nullptr;
-    auto it = conn->second.find(std::string(tag_reference(tag)));
+    auto it = conn->second.find(tag_reference(tag));
     return it == conn->second.end() ? nullptr : it->second;
 }
 
 CallerMonitors::TicketPtr CallerMonitors::demonitored(std::uint64_t connection, std::string_view ref) {
     auto conn = connections_.find(connection);
     if (conn == connections_.end()) return nullptr;
-    auto it = conn->second.find(std::string(ref));
+    auto it = conn->second.find(ref);
     if (it == conn->second.end()) return nullptr;
     TicketPtr ticket = std::move(it->second);
     conn->second.erase(it);

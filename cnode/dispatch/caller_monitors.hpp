@@ -14,6 +14,7 @@
 #include "pool/ticket.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -39,7 +40,11 @@ public:
     std::size_t size() const;
 
 private:
-    using ByRef = std::unordered_map<std::string, TicketPtr>;
+    struct Hash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+    };
+    using ByRef = std::unordered_map<std::string, TicketPtr, Hash, std::equal_to<>>;
     std::unordered_map<std::uint64_t, ByRef> connections_;
 };
 

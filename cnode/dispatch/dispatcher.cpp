@@ -126,7 +126,6 @@ void Dispatcher::on_request(net::Connection& conn, net::Packet&& packet, const d
         return;
     }
     pool::Job job;
-    job.connection_id = conn.id();
     job.handler = kind->on_worker;
     job.route = route_of(*kind, request);
     job.ticket = monitors_.ticket_for(conn.id(), call.tag);

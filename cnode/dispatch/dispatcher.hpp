@@ -37,7 +37,6 @@ public:
     void on_oversize(net::Connection& conn, std::string_view prefix, std::uint64_t size);
     // The connection is closing: the requests its callers monitor are cancelled.
     void on_close(net::Connection& conn);
-    std::size_t monitors() const { return monitors_.size(); }
 
 private:
     void on_reg_send(net::Connection& conn, net::Packet&& packet, const dist::ControlMessage& msg);

@@ -37,7 +37,6 @@ using WorkerHandler = term::Term (*)(python::WorkerContext& ctx, const term::Ter
 enum class Route : std::uint8_t { Event, Blocking };
 
 struct Job {
-    std::uint64_t connection_id = 0;
     WorkerHandler handler = nullptr;
     Route route = Route::Event;
     std::shared_ptr<Ticket> ticket;  // set when the caller monitors the call: it can cancel

@@ -19,7 +19,8 @@ enum class CallKind : unsigned char { Unknown, Sync, Async };
 class CallRoutes {
 public:
     CallKind find(std::string_view module, std::string_view function) const {
-        std::string key = make_key(module, function);
+        thread_local std::string key;  // reused: a lookup per call allocates nothing
+        fill_key(key, module, function);
         std::shared_lock lock(mutex_);
         auto it = kinds_.find(key);
         return it == kinds_.end() ? CallKind::Unknown : it->second;
@@ -28,19 +29,17 @@ public:
     // Past `limit` functions new ones are not recorded (they stay Unknown:
     // correct, one hand-over slower).
     void record(std::string_view module, std::string_view function, CallKind kind) {
-        std::string key = make_key(module, function);
+        std::string key;
+        fill_key(key, module, function);
         std::unique_lock lock(mutex_);
         if (kinds_.size() < limit || kinds_.count(key)) kinds_[std::move(key)] = kind;
     }
 
 private:
     static constexpr std::size_t limit = 65536;
-    static std::string make_key(std::string_view module, std::string_view function) {
-        std::string key;
-        key.reserve(module.size() + 1 + function.size());
-        key.append(module).push_back('\0');
+    static void fill_key(std::string& key, std::string_view module, std::string_view function) {
+        key.assign(module).push_back('\0');
         key.append(function);
-        return key;
     }
 
     mutable std::shared_mutex mutex_;

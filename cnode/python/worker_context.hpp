@@ -135,7 +135,6 @@ public:
     void remove_waiting(const void* key) { waiting_.erase(key); }
     // Their caller gave up: stop it (no-op if it already ended).
     void cancel_waiting(const void* key);
-    std::size_t waiting_count() const { return waiting_.size(); }
 
     // How long an ASGI app whose caller left may go on after http.disconnect.
     unsigned cancel_grace_ms() const { return runtime_.cancel_grace_ms(); }
