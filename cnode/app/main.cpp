@@ -2,16 +2,14 @@
 //
 // Start-up order matters: the interpreter first (on the main thread, before
 // any other thread exists), then the node's identity and epmd registration,
-// then the loop, the workers and finally the acceptor, so that nothing is
-// accepted before it can be served. Shutdown runs the same steps backwards.
+// then the loop and the workers; the loop starts accepting last, so that
+// nothing is accepted before it can be served. Shutdown runs the same steps backwards.
 #include "app/allocator.hpp"
 #include "app/log.hpp"
 #include "app/options.hpp"
 #include "app/stats.hpp"
 #include "asgi/scope_store.hpp"
 #include "dispatch/dispatcher.hpp"
-#include "net/acceptor.hpp"
-#include "net/handoff_socket.hpp"
 #include "net/loop.hpp"
 #include "net/node.hpp"
 #include "pool/worker_pool.hpp"
@@ -33,18 +31,13 @@ int serve(const pycnode::Options& options) {
     python::scope_store().set_identity({node.name(), node.creation()});
     python::scope_store().set_capacity(options.scope_cache);
     Stats stats;
-    net::Loop loop(options, stats);
+    net::Loop loop(options, stats, {node.name(), options.cookie, node.creation(), options.caller_monitors});
     pool::WorkerPool workers(runtime, {options.workers, options.threads, options.queue_limit}, stats);
     dispatch::Dispatcher dispatcher(options, stats, workers, runtime, [&loop] { return loop.peers(); });
-    net::offer_caller_monitors(options.caller_monitors);
-    {
-        net::Acceptor acceptor(node, options.handshake_timeout_ms, options.handshake_threads, stats,
-                               [&loop](int fd, std::string peer) { loop.adopt(fd, std::move(peer)); });
-        log::info("pycnode ready: node {} port {} registered name '{}', {} event workers, {} blocking threads, Python {} ({}, GIL {})",
-                  node.name(), node.port(), options.register_name, options.workers, options.threads, py.version,
-                  py.free_threaded ? "free-threaded build" : "GIL build", py.gil_enabled ? "enabled" : "disabled");
-        loop.run(dispatcher, [&acceptor] { acceptor.stop(); });
-    }
+    log::info("pycnode ready: node {} port {} registered name '{}', {} event workers, {} blocking threads, Python {} ({}, GIL {})",
+              node.name(), node.port(), options.register_name, options.workers, options.threads, py.version,
+              py.free_threaded ? "free-threaded build" : "GIL build", py.gil_enabled ? "enabled" : "disabled");
+    loop.run(dispatcher, node.take_listen_fd());
     workers.stop();
     log::info("pycnode stopped after serving {} requests", stats.served.load());
     return 0;

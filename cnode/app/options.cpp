@@ -30,8 +30,11 @@ Node identity:
   --port N                listen port (default: any free port); epmd's port
                           comes from ERL_EPMD_PORT, as with erl
   --net-ticktime SECONDS  as erl's kernel net_ticktime (default: 60)
-  --handshake-timeout MS  bound on each handshake step (default: 5000)
-  --handshakes N          handshakes run at once (default: 4)
+  --handshake-timeout MS  deadline of a whole handshake (default: 5000)
+  --max-handshakes N      handshakes pending at once; past it the oldest is
+                          dropped (default: 1024)
+  --max-handshakes-per-address N
+                          the same, from one address (default: 64)
 
 Python:
   --workers N             event workers: threads with an asyncio loop each,
@@ -68,7 +71,7 @@ Limits and logs:
 enum OptionId {
     OptSname = 1000, OptName, OptCookie, OptCookieFile, OptRegister, OptWorkers, OptPythonpath, OptPreload,
     OptPort, OptTicktime, OptHandshake, OptHandshakes, OptMaxPacket, OptQueueLimit, OptScopeCache, OptAllowGil, OptLogLevel, OptHelp,
-    OptThreads, OptMaxInFlight, OptCancelGrace, OptNoCallerMonitors,
+    OptThreads, OptMaxInFlight, OptCancelGrace, OptNoCallerMonitors, OptMaxHandshakes, OptMaxHandshakesPerAddress,
 };
 
 const option long_options[] = {
@@ -84,6 +87,8 @@ const option long_options[] = {
     {"net-ticktime", required_argument, nullptr, OptTicktime},
     {"handshake-timeout", required_argument, nullptr, OptHandshake},
     {"handshakes", required_argument, nullptr, OptHandshakes},
+    {"max-handshakes", required_argument, nullptr, OptMaxHandshakes},
+    {"max-handshakes-per-address", required_argument, nullptr, OptMaxHandshakesPerAddress},
     {"max-packet", required_argument, nullptr, OptMaxPacket},
     {"queue-limit", required_argument, nullptr, OptQueueLimit},
     {"threads", required_argument, nullptr, OptThreads},
@@ -205,8 +210,18 @@ int parse_options(int argc, char** argv, Options& out) {
                 out.handshake_timeout_ms = static_cast<unsigned>(n);
                 break;
             case OptHandshakes:
-                if (!parse_number(optarg, 1, 256, n)) return fail("--handshakes takes 1..256");
-                out.handshake_threads = static_cast<unsigned>(n);
+                // Handshakes no longer have threads of their own; kept so
+                // that existing command lines still start.
+                std::fputs("pycnode: --handshakes is no longer used (handshakes all run at once); ignored\n", stderr);
+                break;
+            case OptMaxHandshakes:
+                if (!parse_number(optarg, 1, 1u << 20, n)) return fail("--max-handshakes takes 1..1048576");
+                out.max_handshakes = static_cast<std::size_t>(n);
+                break;
+            case OptMaxHandshakesPerAddress:
+                if (!parse_number(optarg, 1, 1u << 20, n))
+                    return fail("--max-handshakes-per-address takes 1..1048576");
+                out.max_handshakes_per_address = static_cast<std::size_t>(n);
                 break;
             case OptMaxPacket:
                 if (!parse_number(optarg, 4096, 1ull << 32, n)) return fail("--max-packet takes 4096..4294967296");

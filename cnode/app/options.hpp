@@ -22,7 +22,8 @@ struct Options {
     int port = 0;                   // 0: any free port
     unsigned net_ticktime = 60;     // seconds, as erl's kernel net_ticktime
     unsigned handshake_timeout_ms = 5000;
-    unsigned handshake_threads = 4;
+    std::size_t max_handshakes = 1024;            // pending at once, in total
+    std::size_t max_handshakes_per_address = 64;  // pending at once, from one address
     std::size_t max_packet = 256u << 20;
     std::size_t queue_limit = 65536;   // per worker kind: queued, not started
     std::size_t max_in_flight = 10000;  // accepted, not yet answered

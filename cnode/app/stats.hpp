@@ -17,7 +17,9 @@ struct Stats {
     std::atomic<std::uint64_t> overloaded{0};  // refused: too many in flight, or the queue was full
     std::atomic<std::uint64_t> cancelled{0};   // the caller gave up: stopped or dropped, not answered
     std::atomic<std::uint64_t> dropped_replies{0};  // the caller's connection was gone
-    std::atomic<std::uint64_t> handshakes_refused{0};
+    std::atomic<std::uint64_t> handshakes_refused{0};  // failed, timed out or closed by the peer
+    std::atomic<std::uint64_t> handshakes_evicted{0};  // dropped to make room (a bound was reached)
+    std::atomic<std::uint64_t> handshakes_pending{0};  // accepted sockets still in their handshake
 
     void answered(bool is_error) {
         served.fetch_add(1, std::memory_order_relaxed);

@@ -21,12 +21,14 @@ void check(int err, const char* what) {
 
 }  // namespace
 
-Loop::Loop(const Options& options, Stats& stats)
-    : options_(options), stats_(stats), backlogs_([this] { uv_async_send(&reply_async_); }) {
+Loop::Loop(const Options& options, Stats& stats, HandshakeIdentity me)
+    : options_(options), stats_(stats),
+      listener_(&loop_, std::move(me),
+                {options.handshake_timeout_ms, options.max_handshakes, options.max_handshakes_per_address}, stats,
+                [this](int fd, std::string peer) { adopt(fd, std::move(peer)); }),
+      backlogs_([this] { uv_async_send(&reply_async_); }) {
     check(uv_loop_init(&loop_), "uv_loop_init");
     loop_.data = this;
-    check(uv_async_init(&loop_, &adopt_async_, [](uv_async_t* a) { static_cast<Loop*>(a->loop->data)->adopt_pending(); }),
-          "uv_async_init");
     check(uv_async_init(&loop_, &reply_async_,
                         [](uv_async_t* a) {
                             auto* self = static_cast<Loop*>(a->loop->data);
@@ -51,24 +53,11 @@ Loop::~Loop() {
         if (!uv_is_closing(h)) uv_close(h, nullptr);
     uv_run(&loop_, UV_RUN_DEFAULT);
     uv_loop_close(&loop_);
-    for (auto& [fd, peer] : adopt_queue_) ::close(fd);
 }
 
-void Loop::adopt(int fd, std::string peer) {
-    {
-        std::lock_guard lock(adopt_mutex_);
-        if (accepting_) {
-            adopt_queue_.emplace_back(fd, std::move(peer));
-            uv_async_send(&adopt_async_);
-            return;
-        }
-    }
-    ::close(fd);
-}
-
-void Loop::run(dispatch::Dispatcher& dispatcher, std::function<void()> on_stop) {
+void Loop::run(dispatch::Dispatcher& dispatcher, int listen_fd) {
     dispatcher_ = &dispatcher;
-    on_stop_ = std::move(on_stop);
+    listener_.start(listen_fd);
     auto on_signal = [](uv_signal_t* s, int signum) {
         log::info("signal {}: stopping", signum);
         static_cast<Loop*>(s->loop->data)->stop();
@@ -88,13 +77,8 @@ void Loop::run(dispatch::Dispatcher& dispatcher, std::function<void()> on_stop) 
 void Loop::stop() {
     if (stopping_) return;
     stopping_ = true;
-    if (on_stop_) on_stop_();
-    {
-        std::lock_guard lock(adopt_mutex_);
-        accepting_ = false;
-    }
+    listener_.stop();
     for (auto& [id, conn] : connections_) conn->close("pycnode is stopping");
-    uv_close(as_handle(&adopt_async_), nullptr);
     uv_close(as_handle(&tick_timer_), nullptr);
     uv_close(as_handle(&sigint_), nullptr);
     uv_close(as_handle(&sigterm_), nullptr);
@@ -113,19 +97,12 @@ std::vector<std::string_view> Loop::peers() const {
 
 void Loop::forget(std::uint64_t id) { connections_.erase(id); }
 
-void Loop::adopt_pending() {
-    std::vector<std::pair<int, std::string>> pending;
-    {
-        std::lock_guard lock(adopt_mutex_);
-        pending.swap(adopt_queue_);
-    }
-    for (auto& [fd, peer] : pending) {
-        std::uint64_t id = next_id_++;
-        auto conn = std::make_unique<Connection>(*this, id, std::move(peer), options_.max_packet);
-        Connection& ref = *conn;
-        connections_.emplace(id, std::move(conn));
-        if (!ref.open(fd)) ref.close("could not start serving it");
-    }
+void Loop::adopt(int fd, std::string peer) {
+    std::uint64_t id = next_id_++;
+    auto conn = std::make_unique<Connection>(*this, id, std::move(peer), options_.max_packet);
+    Connection& ref = *conn;
+    connections_.emplace(id, std::move(conn));
+    if (!ref.open(fd)) ref.close("could not start serving it");
 }
 
 // before_sleep: called by the prepare handle, the last thing before the loop

@@ -49,16 +49,6 @@ Node::Node(const Options& options)
     if (publish_fd_ < 0)
         throw std::runtime_error(fmt::format(
             "cannot register {} with epmd (is epmd running, and is the name free?)", name_));
-    // One thread accepts; it must never block on a connection that vanished
-    // between poll and accept.
-    ::fcntl(listen_fd_, F_SETFL, ::fcntl(listen_fd_, F_GETFL) | O_NONBLOCK);
-}
-
-bool Node::clone_identity(ei_cnode& ec, ei_socket_callbacks& callbacks, void* setup_context) const {
-    struct in_addr any{};
-    any.s_addr = htonl(INADDR_ANY);
-    return ei_connect_xinit_ussi(&ec, host_.c_str(), alive_.c_str(), name_.c_str(), &any, cookie_.c_str(),
-                                 creation_, &callbacks, sizeof callbacks, setup_context) >= 0;
 }
 
 Node::~Node() {

@@ -8,6 +8,7 @@
 #include <ei.h>
 
 #include <string>
+#include <utility>
 
 namespace pycnode::net {
 
@@ -20,16 +21,13 @@ public:
     Node& operator=(const Node&) = delete;
 
     ei_cnode& cnode() { return cnode_; }
-    int listen_fd() const { return listen_fd_; }
+    // The listening socket, for the loop to accept on: the caller owns it.
+    int take_listen_fd() { return std::exchange(listen_fd_, -1); }
     int port() const { return port_; }
     const std::string& name() const { return name_; }
     unsigned creation() const { return creation_; }
     // Our own pid in external format, the sender of the few signals we emit.
     const std::string& self_pid() const { return self_pid_; }
-
-    // Sets up `ec` with this node's identity and cookie but ei socket
-    // callbacks of the caller's (for handshakes on sockets accepted elsewhere).
-    bool clone_identity(ei_cnode& ec, ei_socket_callbacks& callbacks, void* setup_context) const;
 
 private:
     ei_cnode cnode_{};
