@@ -17,6 +17,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <optional>
 
@@ -38,6 +39,13 @@ int serve(const pycnode::Options& options) {
               node.name(), node.port(), options.register_name, options.workers, options.threads, py.version,
               py.free_threaded ? "free-threaded build" : "GIL build", py.gil_enabled ? "enabled" : "disabled");
     loop.run(dispatcher, node.take_listen_fd());
+    if (loop.abandoned()) {
+        // Requests still run on some workers, perhaps forever: joining them
+        // could hang, and finalizing Python under them is unsafe.
+        log::warning("pycnode stopped after serving {} requests, {} abandoned", stats.served.load(),
+                     stats.in_flight.load());
+        std::_Exit(1);
+    }
     workers.stop();
     log::info("pycnode stopped after serving {} requests", stats.served.load());
     return 0;

@@ -62,6 +62,11 @@ Limits and logs:
   --cancel-grace-ms MS    when an ASGI request's caller gives up, its app
                           sees http.disconnect at once and its task is
                           cancelled MS later (default: 1000)
+  --drain-timeout MS      on SIGTERM or SIGINT, pycnode refuses new
+                          requests ({error, shutting_down}), answers those
+                          in flight, then exits; past MS it closes the
+                          connections and exits anyway; a second signal
+                          exits at once (default: 30000)
   --scope-cache N         live build_scope references before the least
                           recently used is evicted (default: 1024)
   --log-level LEVEL       debug | info | warning | error (default: info)
@@ -71,7 +76,7 @@ Limits and logs:
 enum OptionId {
     OptSname = 1000, OptName, OptCookie, OptCookieFile, OptRegister, OptWorkers, OptPythonpath, OptPreload,
     OptPort, OptTicktime, OptHandshake, OptHandshakes, OptMaxPacket, OptQueueLimit, OptScopeCache, OptAllowGil, OptLogLevel, OptHelp,
-    OptThreads, OptMaxInFlight, OptCancelGrace, OptNoCallerMonitors, OptMaxHandshakes, OptMaxHandshakesPerAddress,
+    OptThreads, OptMaxInFlight, OptCancelGrace, OptNoCallerMonitors, OptMaxHandshakes, OptMaxHandshakesPerAddress, OptDrainTimeout,
 };
 
 const option long_options[] = {
@@ -95,6 +100,7 @@ const option long_options[] = {
     {"max-in-flight", required_argument, nullptr, OptMaxInFlight},
     {"cancel-grace-ms", required_argument, nullptr, OptCancelGrace},
     {"no-caller-monitors", no_argument, nullptr, OptNoCallerMonitors},
+    {"drain-timeout", required_argument, nullptr, OptDrainTimeout},
     {"scope-cache", required_argument, nullptr, OptScopeCache},
     {"allow-gil", no_argument, nullptr, OptAllowGil},
     {"log-level", required_argument, nullptr, OptLogLevel},
@@ -242,6 +248,10 @@ int parse_options(int argc, char** argv, Options& out) {
             case OptCancelGrace:
                 if (!parse_number(optarg, 0, 600000, n)) return fail("--cancel-grace-ms takes 0..600000");
                 out.cancel_grace_ms = static_cast<unsigned>(n);
+                break;
+            case OptDrainTimeout:
+                if (!parse_number(optarg, 0, 3600000, n)) return fail("--drain-timeout takes 0..3600000 ms");
+                out.drain_timeout_ms = static_cast<unsigned>(n);
                 break;
             case OptScopeCache:
                 if (!parse_number(optarg, 1, 1u << 20, n)) return fail("--scope-cache takes 1..1048576");

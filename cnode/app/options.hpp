@@ -28,6 +28,7 @@ struct Options {
     std::size_t queue_limit = 65536;   // per worker kind: queued, not started
     std::size_t max_in_flight = 10000;  // accepted, not yet answered
     unsigned cancel_grace_ms = 1000;
+    unsigned drain_timeout_ms = 30000;  // after SIGTERM/SIGINT: how long requests in flight may take
     bool caller_monitors = true;  // offer monitors by name: cancel requests whose caller gave up
     std::size_t scope_cache = 1024;
     bool allow_gil = false;

@@ -20,6 +20,7 @@ struct Stats {
     std::atomic<std::uint64_t> handshakes_refused{0};  // failed, timed out or closed by the peer
     std::atomic<std::uint64_t> handshakes_evicted{0};  // dropped to make room (a bound was reached)
     std::atomic<std::uint64_t> handshakes_pending{0};  // accepted sockets still in their handshake
+    std::atomic<bool> shutting_down{false};  // draining after SIGTERM/SIGINT: new requests are refused
 
     void answered(bool is_error) {
         served.fetch_add(1, std::memory_order_relaxed);

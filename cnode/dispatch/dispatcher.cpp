@@ -121,6 +121,11 @@ void Dispatcher::on_request(net::Connection& conn, net::Packet&& packet, const d
         reply(conn, call, kind->on_loop(ctx, arena));
         return;
     }
+    if (stats_.shutting_down.load(std::memory_order_relaxed)) {
+        stats_.answered(true);
+        reply(conn, call, error_reply(Term::make_atom("shutting_down")));
+        return;
+    }
     if (stats_.in_flight.load(std::memory_order_relaxed) >= options_.max_in_flight) {
         refuse_overloaded(conn, call);
         return;

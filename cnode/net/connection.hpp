@@ -47,6 +47,8 @@ public:
     std::uint64_t id() const { return id_; }
     const std::string& peer() const { return peer_; }
     bool closing() const { return closing_; }
+    // Everything queued for the peer has been written (or it is closing).
+    bool drained() const { return closing_ || !outbox_ || (out_.empty() && !writing_ && outbox_->drained()); }
 
 private:
     struct WriteRequest;

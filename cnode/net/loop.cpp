@@ -4,7 +4,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
+#include <cstdlib>
 #include <stdexcept>
 
 namespace pycnode::net {
@@ -43,6 +45,7 @@ Loop::Loop(const Options& options, Stats& stats, HandshakeIdentity me)
     check(uv_prepare_init(&loop_, &before_sleep_), "uv_prepare_init");
     uv_unref(as_handle(&before_sleep_));
     check(uv_timer_init(&loop_, &tick_timer_), "uv_timer_init");
+    check(uv_timer_init(&loop_, &drain_timer_), "uv_timer_init");
     check(uv_signal_init(&loop_, &sigint_), "uv_signal_init");
     check(uv_signal_init(&loop_, &sigterm_), "uv_signal_init");
 }
@@ -58,10 +61,7 @@ Loop::~Loop() {
 void Loop::run(dispatch::Dispatcher& dispatcher, int listen_fd) {
     dispatcher_ = &dispatcher;
     listener_.start(listen_fd);
-    auto on_signal = [](uv_signal_t* s, int signum) {
-        log::info("signal {}: stopping", signum);
-        static_cast<Loop*>(s->loop->data)->stop();
-    };
+    auto on_signal = [](uv_signal_t* s, int signum) { static_cast<Loop*>(s->loop->data)->begin_drain(signum); };
     check(uv_signal_start(&sigint_, on_signal, SIGINT), "uv_signal_start");
     check(uv_signal_start(&sigterm_, on_signal, SIGTERM), "uv_signal_start");
     // Erlang ticks every net_ticktime/4 and gives up after net_ticktime.
@@ -80,11 +80,52 @@ void Loop::stop() {
     listener_.stop();
     for (auto& [id, conn] : connections_) conn->close("pycnode is stopping");
     uv_close(as_handle(&tick_timer_), nullptr);
+    uv_close(as_handle(&drain_timer_), nullptr);
     uv_close(as_handle(&sigint_), nullptr);
     uv_close(as_handle(&sigterm_), nullptr);
     // Workers may still post replies until they are joined: keep that door
     // (reply_async_ and before_sleep_) open but let uv_run return without it.
     uv_unref(as_handle(&reply_async_));
+}
+
+// Graceful shutdown, as gunicorn's graceful timeout: no new connections,
+// new requests refused with {error, shutting_down} (dispatcher), requests in
+// flight answered on connections kept open, then stop. A second signal
+// means "now": nothing is waited for, not even a stuck worker.
+void Loop::begin_drain(int signum) {
+    if (draining_) {
+        log::warning("signal {} again: exiting now, {} requests unanswered", signum,
+                     stats_.in_flight.load(std::memory_order_relaxed));
+        std::_Exit(1);
+    }
+    draining_ = true;
+    stats_.shutting_down.store(true, std::memory_order_relaxed);
+    listener_.stop();
+    log::info("signal {}: stopping; {} requests in flight get up to {} ms to finish (a second signal exits at once)",
+              signum, stats_.in_flight.load(std::memory_order_relaxed), options_.drain_timeout_ms);
+    drain_deadline_ms_ = uv_now(&loop_) + options_.drain_timeout_ms;
+    check_drain();
+    if (!stopping_)
+        uv_timer_start(&drain_timer_, [](uv_timer_t* t) { static_cast<Loop*>(t->loop->data)->check_drain(); }, 5, 5);
+}
+
+void Loop::check_drain() {
+    if (stopping_) return;
+    if (all_drained()) {
+        log::info("every request in flight was answered");
+        return stop();
+    }
+    if (uv_now(&loop_) < drain_deadline_ms_) return;
+    abandoned_ = true;
+    log::warning("drain deadline passed with {} requests unanswered: closing connections",
+                 stats_.in_flight.load(std::memory_order_relaxed));
+    stop();
+}
+
+// No request in flight, and every reply handed to a connection has left.
+bool Loop::all_drained() const {
+    if (stats_.in_flight.load(std::memory_order_relaxed) != 0) return false;
+    return std::all_of(connections_.begin(), connections_.end(), [](const auto& c) { return c.second->drained(); });
 }
 
 std::vector<std::string_view> Loop::peers() const {

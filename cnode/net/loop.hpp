@@ -42,8 +42,12 @@ public:
     // Any thread: connection ids whose outbox has a backlog for the loop to write.
     pool::ReplyQueue<std::uint64_t>& backlogs() { return backlogs_; }
 
-    // Accepts on `listen_fd` (taking it) and serves until SIGINT/SIGTERM.
+    // Accepts on `listen_fd` (taking it) and serves until SIGINT/SIGTERM,
+    // then drains: returns once every request in flight is answered, or at
+    // the drain deadline (then abandoned() is true). A second signal exits
+    // the process at once.
     void run(dispatch::Dispatcher& dispatcher, int listen_fd);
+    bool abandoned() const { return abandoned_; }
 
     // Loop thread.
     uv_loop_t* uv() { return &loop_; }
@@ -56,6 +60,9 @@ private:
     void adopt(int fd, std::string peer);
     void write_backlogs(bool before_sleep);
     void check_connections();
+    void begin_drain(int signum);
+    void check_drain();
+    bool all_drained() const;
 
     const Options& options_;
     Stats& stats_;
@@ -63,6 +70,7 @@ private:
     uv_async_t reply_async_{};
     uv_prepare_t before_sleep_{};  // the last callback before the loop blocks: writes backlogs
     uv_timer_t tick_timer_{};
+    uv_timer_t drain_timer_{};
     uv_signal_t sigint_{};
     uv_signal_t sigterm_{};
 
@@ -74,6 +82,9 @@ private:
     std::unordered_map<std::uint64_t, std::unique_ptr<Connection>> connections_;
     std::uint64_t next_id_ = 1;
     bool stopping_ = false;
+    bool draining_ = false;
+    bool abandoned_ = false;  // the drain deadline passed with requests in flight
+    std::uint64_t drain_deadline_ms_ = 0;
 };
 
 }  // namespace pycnode::net

@@ -100,6 +100,11 @@ bool Outbox::loop_write_done() {
     return false;
 }
 
+bool Outbox::drained() {
+    std::lock_guard lock(mutex_);
+    return closed_ || (backlog_.empty() && !loop_writing_);
+}
+
 void Outbox::close() {
     std::lock_guard lock(mutex_);
     closed_ = true;

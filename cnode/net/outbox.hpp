@@ -41,6 +41,9 @@ public:
     // (take it again); else direct sends resume.
     bool loop_write_done();
 
+    // Loop thread: nothing queued and no loop write in progress (a graceful
+    // shutdown closes the socket only then).
+    bool drained();
     // Loop thread, before the socket is closed: later sends are dropped.
     void close();
     // Loop thread: whether anything was written since the last call (ticks).

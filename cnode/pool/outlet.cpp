@@ -58,7 +58,6 @@ void Outlet::answer_to(python::WorkerContext& ctx, const std::shared_ptr<net::Ou
     Gathered out{outbox, {}};
     dist::append_reply(out.packet, reply_to, tag, reply);
     ctx.release_held();  // the reply may have pointed into Python objects until now
-    stats_.in_flight.fetch_sub(1, std::memory_order_relaxed);
     stats_.answered(is_error_reply(reply));
     gathered.push_back(std::move(out));
 }
@@ -73,6 +72,10 @@ void Outlet::flush() {
         std::size_t count = end - i;
         if (!outbox || outbox->send(packets) == net::Outbox::Sent::Closed)
             stats_.dropped_replies.fetch_add(count, std::memory_order_relaxed);
+        // Counted out of flight only once handed to the connection: a
+        // graceful shutdown waits for in_flight to reach 0, then for the
+        // outboxes to empty, and must not close a socket before this send.
+        stats_.in_flight.fetch_sub(count, std::memory_order_relaxed);
         packets.clear();
         i = end;
     }
