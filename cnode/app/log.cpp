@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <ctime>
 #include <string>
 
@@ -35,7 +36,56 @@ std::string timestamp() {
     return fmt::format("{}.{:03}Z", buf, ms);
 }
 
+// One budget per call site, in a small open-addressed table keyed by the
+// format string's address. Relaxed atomics: two threads racing at a
+// second's boundary may let a line or two more through, which is harmless.
+struct SiteBudget {
+    std::atomic<const void*> site{nullptr};
+    std::atomic<std::int64_t> second{-1};
+    std::atomic<std::uint32_t> used{0};
+    std::atomic<std::uint64_t> left_out{0};
+};
+constexpr std::size_t budget_slots = 512;
+constexpr std::size_t budget_probes = 8;
+SiteBudget budgets[budget_slots];
+
+SiteBudget* budget_of(const void* site) {
+    std::size_t at = (reinterpret_cast<std::uintptr_t>(site) >> 3) % budget_slots;
+    for (std::size_t probe = 0; probe < budget_probes; ++probe) {
+        SiteBudget& b = budgets[(at + probe) % budget_slots];
+        const void* owner = b.site.load(std::memory_order_acquire);
+        if (owner == site) return &b;
+        if (owner == nullptr && (b.site.compare_exchange_strong(owner, site) || owner == site)) return &b;
+    }
+    return nullptr;  // table crowded: this site is not limited
+}
+
 }  // namespace
+
+namespace detail {
+
+bool admit(const void* site, std::uint64_t& left_out) {
+    SiteBudget* b = budget_of(site);
+    if (!b) return true;
+    using namespace std::chrono;
+    std::int64_t now = duration_cast<seconds>(steady_clock::now().time_since_epoch()).count();
+    std::int64_t second = b->second.load(std::memory_order_relaxed);
+    if (second != now && b->second.compare_exchange_strong(second, now, std::memory_order_relaxed))
+        b->used.store(0, std::memory_order_relaxed);
+    if (b->used.fetch_add(1, std::memory_order_relaxed) >= lines_per_second) {
+        b->left_out.fetch_add(1, std::memory_order_relaxed);
+        return false;
+    }
+    left_out = b->left_out.exchange(0, std::memory_order_relaxed);
+    return true;
+}
+
+void write_site(Level level, std::string message, std::uint64_t left_out) {
+    if (left_out) message += fmt::format(" ({} similar lines left out)", left_out);
+    write(level, message);
+}
+
+}  // namespace detail
 
 void set_level(Level level) { current_level.store(static_cast<int>(level), std::memory_order_relaxed); }
 

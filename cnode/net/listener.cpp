@@ -125,15 +125,15 @@ void Listener::make_room(const std::string& address) {
         auto oldest = std::find_if(pending_.begin(), pending_.end(),
                                    [&](const Pending* p) { return p->address == address; });
         stats_.handshakes_evicted.fetch_add(1, std::memory_order_relaxed);
-        log_refusal(fmt::format("handshake with {} dropped: {} handshakes already pending from that address",
-                                address, limits_.max_pending_per_address));
+        log::warning("handshake with {} dropped: {} handshakes already pending from that address", address,
+                     limits_.max_pending_per_address);
         drop(**oldest);
     }
     if (pending_.size() >= limits_.max_pending) {
         Pending& oldest = *pending_.front();
         stats_.handshakes_evicted.fetch_add(1, std::memory_order_relaxed);
-        log_refusal(fmt::format("handshake with {} dropped: {} handshakes already pending", oldest.address,
-                                limits_.max_pending));
+        log::warning("handshake with {} dropped: {} handshakes already pending", oldest.address,
+                     limits_.max_pending);
         drop(oldest);
     }
 }
@@ -175,7 +175,7 @@ void Listener::finish(Pending& p) {
 
 void Listener::refuse(Pending& p, const std::string& why) {
     stats_.handshakes_refused.fetch_add(1, std::memory_order_relaxed);
-    log_refusal(fmt::format("handshake with {} refused: {}", p.address, why));
+    log::warning("handshake with {} refused: {}", p.address, why);
     drop(p);
 }
 
@@ -196,16 +196,9 @@ void Listener::expire() {
     while (!pending_.empty() && now - pending_.front()->started_ms >= limits_.timeout_ms) {
         Pending& p = *pending_.front();
         stats_.handshakes_refused.fetch_add(1, std::memory_order_relaxed);
-        log_refusal(fmt::format("handshake with {} timed out after {} ms", p.address, limits_.timeout_ms));
+        log::warning("handshake with {} timed out after {} ms", p.address, limits_.timeout_ms);
         drop(p);
     }
-}
-
-void Listener::log_refusal(const std::string& line) {
-    std::uint64_t left_out = 0;
-    if (!log_budget_.allow(uv_now(loop_), left_out)) return;
-    if (left_out) log::warning("{} ({} similar lines left out)", line, left_out);
-    else log::warning("{}", line);
 }
 
 }  // namespace pycnode::net

@@ -9,10 +9,10 @@
 // most --max-handshakes-per-address come from one address. Past a bound the
 // oldest pending handshake (of that address, or overall) is dropped to make
 // room: a peer that is slow on purpose loses its place to one that is not.
+// What is refused or dropped is logged, within the log's per-line budget.
 // A finished handshake becomes a Connection (net/connection.hpp).
 #pragma once
 
-#include "app/log_budget.hpp"
 #include "app/stats.hpp"
 #include "net/handshake.hpp"
 
@@ -59,7 +59,6 @@ private:
     void refuse(Pending& p, const std::string& why);
     void drop(Pending& p);
     void expire();
-    void log_refusal(const std::string& line);
 
     uv_loop_t* loop_;
     const HandshakeIdentity me_;
@@ -73,7 +72,6 @@ private:
     std::list<Pending*> pending_;  // oldest first
     std::unordered_map<std::string, std::size_t> per_address_;
     std::array<char, 2048> read_buffer_{};  // every read callback is synchronous: one buffer serves all
-    log::Budget log_budget_{20};
 };
 
 }  // namespace pycnode::net

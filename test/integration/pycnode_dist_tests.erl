@@ -87,7 +87,8 @@ dist_test_() ->
                  {"a caller node that disconnects with calls in flight, then reconnects",
                   fun caller_disconnects/1},
                  {"garbage on the listen port is refused", fun garbage/1},
-                {"a peer presenting a name that is not a node name is refused", fun bad_node_names/1}
+                {"a peer presenting a name that is not a node name is refused", fun bad_node_names/1},
+                {"a flood of malformed packets costs a few log lines a second", fun log_flood/1}
              ], 60)
      end}.
 
@@ -227,6 +228,26 @@ bad_node_names(#{node := N} = P) ->
                                   5000, 50)),
     {ok, Stats} = pycnode:stats(N),
     [?assert(is_atom(Peer)) || Peer <- maps:get(peers, Stats)],
+    assert_serving(N).
+
+%% 5,000 malformed packets in a burst: the log keeps its per-line budget
+%% (20 a second) and later says how many lines it left out.
+log_flood(#{node := N} = P) ->
+    Port = pycnode_harness:listen_port(P),
+    Host = pycnode_harness:host(),
+    Before = log_count(P, "malformed packet"),
+    {ok, S} = pycnode_handshake_tests:connect_as(Host, Port, <<"flood_", (integer_to_binary(Port))/binary, "@h">>),
+    try
+        [ok = gen_tcp:send(S, <<"p", 131, 255, I:32>>) || I <- lists:seq(1, 5000)],
+        assert_serving(N),
+        timer:sleep(1100),
+        ok = gen_tcp:send(S, <<"p", 131, 255>>),
+        ?assertEqual(true, wait_until(fun() -> log_count(P, "malformed packet.*similar lines left out") >= 1 end,
+                                      5000, 50)),
+        ?assert(log_count(P, "malformed packet") - Before =< 80)
+    after
+        gen_tcp:close(S)
+    end,
     assert_serving(N).
 
 handshake_as(Host, Port, Name) ->

@@ -5,7 +5,7 @@
 
 -include_lib("eunit/include/eunit.hrl").
 
--export([send_name_23/1]).
+-export([send_name_23/1, connect_as/3]).
 
 -import(pycnode_harness, [start_pycnode/2, start_peer/2, stop_peer/1, peer_call/5, wait_until/3, log_count/2]).
 
@@ -140,6 +140,19 @@ idle_log(P) ->
     ?assertEqual(0, log_count(P, "refused|timed out")).
 
 %% --- helpers -----------------------------------------------------------------
+
+%% A whole handshake by hand as the hidden node Name; the socket is then a
+%% distribution connection (4-byte packets). {ok, Socket} | {error, Step}.
+connect_as(Host, Port, Name) ->
+    {ok, S} = gen_tcp:connect(Host, Port, [binary, {active, false}, {packet, 2}], 2000),
+    ok = gen_tcp:send(S, send_name_23(Name)),
+    {ok, <<"sok", _/binary>>} = gen_tcp:recv(S, 0, 5000),
+    {ok, <<"N", _Flags:64, Challenge:32, _/binary>>} = gen_tcp:recv(S, 0, 5000),
+    Digest = erlang:md5([pycnode_harness:cookie(), integer_to_list(Challenge)]),
+    ok = gen_tcp:send(S, <<"r", 42:32, Digest/binary>>),
+    {ok, <<"a", _/binary>>} = gen_tcp:recv(S, 0, 5000),
+    ok = inet:setopts(S, [{packet, 4}]),
+    {ok, S}.
 
 %% The OTP 23+ send_name body of a hidden node with OTP 25's flags.
 send_name_23(Name) ->
