@@ -4,7 +4,7 @@
 BUILD ?= build
 MESON_FLAGS ?=
 
-.PHONY: all deps build native erl run test unit integration clean build-ft test-ft bench bench-smoke
+.PHONY: all deps build native erl run test unit integration clean build-ft test-ft bench bench-smoke fuzz
 
 all: build
 
@@ -43,6 +43,11 @@ build-ft: deps erl
 	    -Dpkg_config_path=$(FT_PREFIX)/lib/pkgconfig -Dpython_embed=python-3.13t-embed
 	ninja -C build-ft
 
+# libFuzzer targets (test/fuzz/) for the term decoder, the framing and the
+# handshake, from the seed corpus, FUZZ_SECONDS each (default 30).
+fuzz: deps
+	@bash scripts/fuzz.sh
+
 # Benchmarks (not part of `make test`): bench/run.sh, knobs BENCH_* there;
 # results in bench-results/ (results.md, results.json, results.png).
 bench: build
@@ -53,4 +58,4 @@ bench-smoke: build
 	@BENCH_SMOKE=1 BENCH_BINARY=$${BENCH_BINARY:-$(BUILD)/pycnode} bash bench/run.sh
 
 clean:
-	rm -rf $(BUILD) build-ft erl/ebin/*.beam erl/ebin/*.app
+	rm -rf $(BUILD) build-ft build-fuzz erl/ebin/*.beam erl/ebin/*.app

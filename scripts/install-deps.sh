@@ -12,6 +12,7 @@ packages=(
   erlang-nox erlang-dev erlang-eunit erlang-common-test
   python3 python3-dev libuv1-dev libfmt-dev doctest-dev
   curl  # make run shows the HTTP gateway with curl
+  clang-14 libclang-rt-14-dev  # make fuzz (libFuzzer) and make sanitize
   # test/apps and pycnode_frameworks_tests: the frameworks, and the references
   # (httpx, werkzeug); python3-multipart is only recommended by starlette, but
   # its form parsing needs it.

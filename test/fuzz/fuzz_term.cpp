@@ -3,7 +3,8 @@
 // parser. Besides "never crash", it checks that read_term and skip agree and
 // that whatever decodes re-encodes to a term that decodes to the same tree.
 //
-//   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -Icnode \
+//   make fuzz (scripts/fuzz.sh builds it with clang-14, ASan and UBSan), or by hand:
+//   clang++-14 -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -Icnode \
 //       test/fuzz/fuzz_term.cpp cnode/term/*.cpp cnode/dist/*.cpp cnode/app/log.cpp -lfmt
 //   ./a.out -max_total_time=60
 #include "../unit/term_testing.hpp"
