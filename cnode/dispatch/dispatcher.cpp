@@ -40,6 +40,10 @@ Dispatcher::Dispatcher(const Options& options, Stats& stats, pool::WorkerPool& p
     : options_(options), stats_(stats), pool_(pool), python_(python),
       peers_(std::move(peers)) {}
 
+bool Dispatcher::idle() const {
+    return stats_.in_flight.load(std::memory_order_acquire) == 0 && !pool_.replies_held();
+}
+
 void Dispatcher::on_packet(net::Connection& conn, net::Packet packet) {
     dist::ControlMessage msg;
     if (auto err = dist::parse_packet(packet, msg); err != term::DecodeError::Ok) {

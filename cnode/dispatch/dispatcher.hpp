@@ -37,6 +37,8 @@ public:
     void on_oversize(net::Connection& conn, std::string_view prefix, std::uint64_t size);
     // The connection is closing: the requests its callers monitor are cancelled.
     void on_close(net::Connection& conn);
+    // No request in flight and no reply held by a worker (graceful shutdown).
+    bool idle() const;
 
 private:
     void on_reg_send(net::Connection& conn, net::Packet&& packet, const dist::ControlMessage& msg);

@@ -1,6 +1,7 @@
 #include "net/loop.hpp"
 
 #include "app/log.hpp"
+#include "dispatch/dispatcher.hpp"
 
 #include <unistd.h>
 
@@ -122,9 +123,10 @@ void Loop::check_drain() {
     stop();
 }
 
-// No request in flight, and every reply handed to a connection has left.
+// No request in flight, no reply held by a worker, and every reply handed
+// to a connection has left.
 bool Loop::all_drained() const {
-    if (stats_.in_flight.load(std::memory_order_relaxed) != 0) return false;
+    if (!dispatcher_->idle()) return false;
     return std::all_of(connections_.begin(), connections_.end(), [](const auto& c) { return c.second->drained(); });
 }
 

@@ -3,6 +3,10 @@
 #include "dist/gen_call.hpp"
 #include "python/worker_context.hpp"
 
+#include <atomic>
+#include <deque>
+#include <mutex>
+
 namespace pycnode::pool {
 namespace {
 
@@ -46,6 +50,24 @@ struct Gathered {
 };
 thread_local std::vector<Gathered> gathered;
 
+// How many replies each worker thread holds between answer_to() and
+// flush(), for a graceful shutdown to wait for (replies_held). One counter
+// per thread, on its own cache line: a plain store per reply, no sharing.
+struct alignas(64) HeldCount {
+    std::atomic<std::size_t> replies{0};
+};
+std::mutex held_mutex;
+std::deque<HeldCount> held_counts;  // grows by one per worker thread; never moves an element
+thread_local HeldCount* held_by_this_thread = nullptr;
+
+HeldCount& held_count() {
+    if (!held_by_this_thread) {
+        std::lock_guard lock(held_mutex);
+        held_by_this_thread = &held_counts.emplace_back();
+    }
+    return *held_by_this_thread;
+}
+
 }  // namespace
 
 void Outlet::answer_to(python::WorkerContext& ctx, const std::shared_ptr<net::Outbox>& outbox, std::string_view reply_to,
@@ -60,6 +82,10 @@ void Outlet::answer_to(python::WorkerContext& ctx, const std::shared_ptr<net::Ou
     ctx.release_held();  // the reply may have pointed into Python objects until now
     stats_.answered(is_error_reply(reply));
     gathered.push_back(std::move(out));
+    // Held first, out of flight second (release): whoever sees in_flight
+    // drop also sees this thread holding the reply until flush() sends it.
+    held_count().replies.store(gathered.size(), std::memory_order_relaxed);
+    stats_.in_flight.fetch_sub(1, std::memory_order_release);
 }
 
 // Consecutive replies to one connection go out in one send.
@@ -72,14 +98,18 @@ void Outlet::flush() {
         std::size_t count = end - i;
         if (!outbox || outbox->send(packets) == net::Outbox::Sent::Closed)
             stats_.dropped_replies.fetch_add(count, std::memory_order_relaxed);
-        // Counted out of flight only once handed to the connection: a
-        // graceful shutdown waits for in_flight to reach 0, then for the
-        // outboxes to empty, and must not close a socket before this send.
-        stats_.in_flight.fetch_sub(count, std::memory_order_relaxed);
         packets.clear();
         i = end;
     }
+    if (!gathered.empty()) held_count().replies.store(0, std::memory_order_release);
     gathered.clear();
+}
+
+bool Outlet::replies_held() const {
+    std::lock_guard lock(held_mutex);
+    for (const HeldCount& h : held_counts)
+        if (h.replies.load(std::memory_order_acquire) != 0) return true;
+    return false;
 }
 
 void Outlet::unanswered(const Ticket* ticket) {

@@ -34,6 +34,9 @@ public:
 
     // Sends the replies this thread gathered. Any worker, detached or not.
     void flush();
+    // Any thread: whether a worker holds a reply not yet handed to its
+    // connection (made, counted out of flight, not yet flushed).
+    bool replies_held() const;
 
     // A request that ends without a reply: its caller gave up (cancelled)
     // or its worker stopped first (dropped).

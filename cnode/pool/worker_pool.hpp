@@ -45,6 +45,8 @@ public:
     // Lets queued jobs finish, then joins every worker.
     void stop();
 
+    // Whether a worker holds a reply it has not sent yet (graceful shutdown).
+    bool replies_held() const { return outlet_.replies_held(); }
     std::size_t queue_length() const { return event_jobs_.size() + blocking_jobs_.size(); }
     unsigned workers() const { return static_cast<unsigned>(event_workers_.size()); }
     unsigned threads() const { return static_cast<unsigned>(threads_.size()); }

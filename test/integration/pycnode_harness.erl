@@ -17,7 +17,7 @@
          tests/2, tests/3, run_logged/2,
          start_peer/2, stop_peer/1, kill_peer/1, peer_call/4, peer_call/5,
          wait_until/3, cookie/0, host/0, listen_port/1,
-         burst/3, calls_in_flight/3, idle_connection/3]).
+         burst/3, calls_in_flight/3, idle_connection/3, rss_meaningful/0]).
 
 -define(READY_TIMEOUT, 20000).
 -define(STOP_TIMEOUT, 10000).
@@ -203,6 +203,13 @@ owner_request(Owner, What) ->
         {'DOWN', Ref, process, Owner, Reason} -> erlang:error({log_owner_down, Reason})
     after 5000 -> erlang:error(log_owner_timeout)
     end.
+
+%% Whether pycnode's RSS says anything about its own memory use: not under
+%% AddressSanitizer (make sanitize), whose quarantine holds freed memory and
+%% whose redzones pad every allocation. The RSS checks run in the plain
+%% builds of `make test'.
+rss_meaningful() ->
+    os:getenv("PYCNODE_SANITIZER_CHECK") =/= "1".
 
 %% --- EUnit helpers -------------------------------------------------------
 
