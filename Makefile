@@ -4,7 +4,7 @@
 BUILD ?= build
 MESON_FLAGS ?=
 
-.PHONY: all deps build native erl run test unit integration clean build-ft test-ft bench bench-smoke fuzz
+.PHONY: all deps build native erl run test unit integration clean build-ft test-ft bench bench-smoke fuzz sanitize
 
 all: build
 
@@ -48,6 +48,10 @@ build-ft: deps erl
 fuzz: deps
 	@bash scripts/fuzz.sh
 
+# The integration suite against pycnode built with ASan and UBSan (build-asan/).
+sanitize: deps erl
+	@bash scripts/sanitize.sh
+
 # Benchmarks (not part of `make test`): bench/run.sh, knobs BENCH_* there;
 # results in bench-results/ (results.md, results.json, results.png).
 bench: build
@@ -58,4 +62,4 @@ bench-smoke: build
 	@BENCH_SMOKE=1 BENCH_BINARY=$${BENCH_BINARY:-$(BUILD)/pycnode} bash bench/run.sh
 
 clean:
-	rm -rf $(BUILD) build-ft build-fuzz erl/ebin/*.beam erl/ebin/*.app
+	rm -rf $(BUILD) build-ft build-fuzz build-asan erl/ebin/*.beam erl/ebin/*.app

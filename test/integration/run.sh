@@ -6,7 +6,10 @@
 #
 # Environment: PYCNODE_TESTS="mod ..." runs only those test modules;
 # PYCNODE_TEST_LOG_LEVEL sets pycnode's --log-level (default info);
-# PYCNODE_TEST_TIMEOUT bounds the whole run in seconds (default 600).
+# PYCNODE_TEST_TIMEOUT bounds the whole run in seconds (default 600);
+# PYCNODE_SANITIZER_CHECK=1 fails the run if a pycnode log holds a sanitizer
+# report (scripts/sanitize.sh), except the logs of tests that crash pycnode
+# on purpose (labels with "crash").
 #
 # Everything it starts (epmd, the runner, pycnodes, peer nodes) is stopped on
 # exit, failure and signals included. Exits non-zero on any failure, and then
@@ -116,5 +119,15 @@ status=$?
 runner_pid=
 if ((status == 124)); then
   echo "run.sh: the suite did not finish within ${PYCNODE_TEST_TIMEOUT:-600} s" >&2
+fi
+if [[ ${PYCNODE_SANITIZER_CHECK:-0} == 1 ]]; then
+  reports=$(grep -l -E 'ERROR: (Address|Leak)Sanitizer|\.(cpp|hpp|c|h):[0-9]+:[0-9]+: runtime error:|WARNING: ThreadSanitizer' \
+            "$work"/logs/*.log 2>/dev/null | grep -v crash || true)
+  if [[ -n $reports ]]; then
+    echo "run.sh: sanitizer reports in:" $reports >&2
+    status=1
+  else
+    echo "run.sh: no sanitizer report in any pycnode log"
+  fi
 fi
 exit "$status"
