@@ -18,6 +18,8 @@ struct Stats {
     std::atomic<std::uint64_t> cancelled{0};   // the caller gave up: stopped or dropped, not answered
     std::atomic<std::uint64_t> dropped_replies{0};  // the caller's connection was gone
     std::atomic<std::uint64_t> handshakes_refused{0};
+    std::atomic<std::uint64_t> output_queued{0};   // bytes waiting in outboxes for their sockets
+    std::atomic<std::uint64_t> closed_stalled{0};  // connections closed: over --max-output-mb, not read
 
     void answered(bool is_error) {
         served.fetch_add(1, std::memory_order_relaxed);

@@ -37,6 +37,8 @@ Term answer_stats(const LoopContext& ctx, term::ByteArena&) {
     put(kv, "requests_overloaded", count(s.overloaded.load(std::memory_order_relaxed)));
     put(kv, "replies_dropped", count(s.dropped_replies.load(std::memory_order_relaxed)));
     put(kv, "handshakes_refused", count(s.handshakes_refused.load(std::memory_order_relaxed)));
+    put(kv, "output_queued_bytes", count(s.output_queued.load(std::memory_order_relaxed)));
+    put(kv, "connections_closed_stalled", count(s.closed_stalled.load(std::memory_order_relaxed)));
     put(kv, "queue_length", count(ctx.pool.queue_length()));
     put(kv, "workers", count(ctx.pool.workers()));
     put(kv, "threads", count(ctx.pool.threads()));
