@@ -1,5 +1,6 @@
 #include "net/connection.hpp"
 
+#include "app/allocator.hpp"
 #include "app/log.hpp"
 #include "dispatch/dispatcher.hpp"
 #include "dist/control.hpp"
@@ -11,6 +12,15 @@
 #include <cstring>
 
 namespace pycnode::net {
+namespace {
+
+// A connection whose backlog reached this much gives the memory it frees
+// back to the system when it closes (begin_release: dear per request, cheap
+// per such connection).
+constexpr std::size_t release_after_bytes = 8u << 20;
+
+}  // namespace
+
 struct Connection::WriteRequest {
     uv_write_t req{};
     std::vector<std::string> buffers;  // kept alive until libuv is done with them
@@ -65,6 +75,11 @@ void Connection::close(std::string_view why) {
     closing_ = true;
     log::info("connection to {} closed: {}", peer_, why);
     out_.clear();
+    // Its backlog is freed here, its last write's buffers when the handle
+    // closes (close_cb): into the malloc arenas of the workers that made
+    // them, which would keep them.
+    releasing_ = outbox_ && outbox_->peak_queued_bytes() >= release_after_bytes;
+    if (releasing_) begin_release();
     if (outbox_) outbox_->close();  // no writer touches the socket from here on
     loop_.dispatcher().on_close(*this);  // its callers are gone: their requests are cancelled
     if (!opened_) {
@@ -217,7 +232,9 @@ void Connection::write_cb(uv_write_t* req, int status) {
 
 void Connection::close_cb(uv_handle_t* handle) {
     auto* self = static_cast<Connection*>(handle->data);
-    self->loop_.forget(self->id_);
+    bool releasing = self->releasing_;
+    self->loop_.forget(self->id_);  // destroys self
+    if (releasing) end_release();
 }
 
 }  // namespace pycnode::net

@@ -90,6 +90,7 @@ private:
     bool stall_watched_ = false;  // over the bound: is the socket taking anything?
     bool writing_ = false;        // a uv_write of the backlog is in flight
     bool closing_ = false;
+    bool releasing_ = false;      // closing: its memory goes back to the system (begin_release)
 };
 
 }  // namespace pycnode::net
