@@ -176,7 +176,10 @@ void Connection::after_loop_write() {
     outbox_->take_held(held);
     if (!held.empty()) loop_.dispatcher().resume(*this, held);
     flush();  // refusals, if a queue was full
-    if (!reading_ && !start_reading()) close("could not resume reading it");
+    if (reading_) return;
+    log::debug("{}: under half of --max-output-mb again: reading resumed, {} held requests resubmitted", peer_,
+               held.size());
+    if (!start_reading()) close("could not resume reading it");
 }
 
 // Erlang nodes tick when they have sent nothing for a while; answering each
