@@ -15,4 +15,12 @@ namespace pycnode {
 
 void tune_allocator();
 
+// Loop thread. Memory freed from begin_release() to end_release() goes back
+// to the system, then end_release() gives back what else sits free in any
+// arena. Costs page faults for the workers' next large buffers and a walk
+// of every arena: for rare moments (a connection that had a large backlog
+// closes), never per request. Releases may overlap.
+void begin_release();
+void end_release();
+
 }  // namespace pycnode

@@ -55,6 +55,14 @@ Limits and logs:
                           {error, overloaded} (default: 10000)
   --queue-limit N         requests queued for each kind of worker before new
                           ones get {error, overloaded} (default: 65536)
+  --max-output-mb N       replies queued for one connection (the peer does
+                          not read them fast enough) before pycnode stops
+                          reading it and holds its requests not yet
+                          started; resumed at half (default: 32)
+  --output-stall-timeout SECONDS
+                          a connection over --max-output-mb whose socket
+                          takes nothing for this long is closed (default:
+                          the --net-ticktime)
   --no-caller-monitors    do not offer monitors by name: callers' nodes then
                           send 2 control messages fewer per call (more
                           requests/s), but pycnode cannot learn that a
@@ -77,6 +85,7 @@ enum OptionId {
     OptSname = 1000, OptName, OptCookie, OptCookieFile, OptRegister, OptWorkers, OptPythonpath, OptPreload,
     OptPort, OptTicktime, OptHandshake, OptHandshakes, OptMaxPacket, OptQueueLimit, OptScopeCache, OptAllowGil, OptLogLevel, OptHelp,
     OptThreads, OptMaxInFlight, OptCancelGrace, OptNoCallerMonitors, OptMaxHandshakes, OptMaxHandshakesPerAddress, OptDrainTimeout,
+    OptMaxOutput, OptOutputStall,
 };
 
 const option long_options[] = {
@@ -98,6 +107,8 @@ const option long_options[] = {
     {"queue-limit", required_argument, nullptr, OptQueueLimit},
     {"threads", required_argument, nullptr, OptThreads},
     {"max-in-flight", required_argument, nullptr, OptMaxInFlight},
+    {"max-output-mb", required_argument, nullptr, OptMaxOutput},
+    {"output-stall-timeout", required_argument, nullptr, OptOutputStall},
     {"cancel-grace-ms", required_argument, nullptr, OptCancelGrace},
     {"no-caller-monitors", no_argument, nullptr, OptNoCallerMonitors},
     {"drain-timeout", required_argument, nullptr, OptDrainTimeout},
@@ -245,6 +256,14 @@ int parse_options(int argc, char** argv, Options& out) {
                 if (!parse_number(optarg, 1, 1u << 24, n)) return fail("--max-in-flight takes 1..16777216");
                 out.max_in_flight = static_cast<std::size_t>(n);
                 break;
+            case OptMaxOutput:
+                if (!parse_number(optarg, 1, 1u << 16, n)) return fail("--max-output-mb takes 1..65536");
+                out.max_output = static_cast<std::size_t>(n) << 20;
+                break;
+            case OptOutputStall:
+                if (!parse_number(optarg, 1, 86400, n)) return fail("--output-stall-timeout takes 1..86400 seconds");
+                out.output_stall_s = static_cast<unsigned>(n);
+                break;
             case OptCancelGrace:
                 if (!parse_number(optarg, 0, 600000, n)) return fail("--cancel-grace-ms takes 0..600000");
                 out.cancel_grace_ms = static_cast<unsigned>(n);
@@ -270,6 +289,7 @@ int parse_options(int argc, char** argv, Options& out) {
     const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
     if (out.workers == 0) out.workers = cores;
     if (out.threads == 0) out.threads = std::max(8u, 4 * cores);
+    if (out.output_stall_s == 0) out.output_stall_s = out.net_ticktime;
     return resolve_cookie(cookie_file, out);
 }
 

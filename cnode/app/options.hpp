@@ -27,6 +27,8 @@ struct Options {
     std::size_t max_packet = 256u << 20;
     std::size_t queue_limit = 65536;   // per worker kind: queued, not started
     std::size_t max_in_flight = 10000;  // accepted, not yet answered
+    std::size_t max_output = 32u << 20;  // bytes queued for one connection before it is paused
+    unsigned output_stall_s = 0;         // 0 until parsed: then net_ticktime
     unsigned cancel_grace_ms = 1000;
     unsigned drain_timeout_ms = 30000;  // after SIGTERM/SIGINT: how long requests in flight may take
     bool caller_monitors = true;  // offer monitors by name: cancel requests whose caller gave up

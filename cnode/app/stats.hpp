@@ -21,6 +21,8 @@ struct Stats {
     std::atomic<std::uint64_t> handshakes_evicted{0};  // dropped to make room (a bound was reached)
     std::atomic<std::uint64_t> handshakes_pending{0};  // accepted sockets still in their handshake
     std::atomic<bool> shutting_down{false};  // draining after SIGTERM/SIGINT: new requests are refused
+    std::atomic<std::uint64_t> output_queued{0};   // bytes waiting in outboxes for their sockets
+    std::atomic<std::uint64_t> closed_stalled{0};  // connections closed: over --max-output-mb, not read
 
     void answered(bool is_error) {
         served.fetch_add(1, std::memory_order_relaxed);

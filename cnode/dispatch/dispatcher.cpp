@@ -171,6 +171,17 @@ pool::Route Dispatcher::route_of(const RequestKind& kind, std::string_view reque
 
 void Dispatcher::on_close(net::Connection& conn) {
     for (const auto& ticket : monitors_.closed(conn.id())) pool_.cancel(ticket);
+    if (!conn.outbox()) return;
+    std::vector<pool::Job> held;
+    conn.outbox()->take_held(held);  // closed: all of them
+    for (auto& job : held) pool_.drop(job);
+}
+
+void Dispatcher::resume(net::Connection& conn, std::vector<pool::Job>& held) {
+    for (auto& job : held) {
+        if (pool_.resume(std::move(job))) continue;
+        refuse_overloaded(conn, dist::GenCall{job.reply_to.in(job.packet), job.tag.in(job.packet), 0, 0});
+    }
 }
 
 void Dispatcher::on_oversize(net::Connection& conn, std::string_view prefix, std::uint64_t size) {

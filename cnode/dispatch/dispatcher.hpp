@@ -35,10 +35,13 @@ public:
 
     void on_packet(net::Connection& conn, net::Packet packet);
     void on_oversize(net::Connection& conn, std::string_view prefix, std::uint64_t size);
-    // The connection is closing: the requests its callers monitor are cancelled.
+    // The connection is closing: the requests its callers monitor are
+    // cancelled, and those its outbox held are dropped.
     void on_close(net::Connection& conn);
     // No request in flight and no reply held by a worker (graceful shutdown).
     bool idle() const;
+    // Requests its outbox held while over its bound go to the workers.
+    void resume(net::Connection& conn, std::vector<pool::Job>& held);
 
 private:
     void on_reg_send(net::Connection& conn, net::Packet&& packet, const dist::ControlMessage& msg);

@@ -5,6 +5,11 @@
 // themselves; the loop's own packets (ping and control answers, ticks) are
 // queued during a turn and sent in one go, and the loop writes whatever the
 // socket could not take at once.
+//
+// While its outbox is over its bound (--max-output-mb) the connection is
+// not read: its peer's requests wait in the socket, and so do its ticks, so
+// silence says nothing about the peer then; a socket that takes no byte for
+// --output-stall-timeout meanwhile is closed instead.
 #pragma once
 
 #include "net/frame_reader.hpp"
@@ -41,7 +46,8 @@ public:
     void write_backlog();
     // For the workers: where this connection's replies go.
     const std::shared_ptr<Outbox>& outbox() const { return outbox_; }
-    // Sends a tick when we have been quiet, drops the peer when it has been silent too long.
+    // Sends a tick when we have been quiet, drops the peer when it has been
+    // silent too long, or stalled (check_output).
     void check_liveness(std::uint64_t now_ms, std::uint64_t tick_ms, std::uint64_t timeout_ms);
 
     std::uint64_t id() const { return id_; }
@@ -59,6 +65,10 @@ private:
 
     void on_read(ssize_t nread);
     void after_write(Outbox::Sent sent);
+    bool start_reading();
+    void stop_reading();
+    bool check_output(std::uint64_t now_ms);
+    void after_loop_write();
     uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp_); }
 
     static void alloc_cb(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buf);
@@ -75,9 +85,14 @@ private:
     std::vector<std::string> out_;  // the loop's own packets of this turn
     std::uint64_t last_read_ms_ = 0;
     std::uint64_t last_write_ms_ = 0;
+    std::uint64_t stall_since_ms_ = 0;  // while watched: when the socket last took bytes
+    std::size_t unsent_seen_ = 0;       // libuv's unwritten bytes then
     bool opened_ = false;
-    bool writing_ = false;  // a uv_write of the backlog is in flight
+    bool reading_ = false;
+    bool stall_watched_ = false;  // over the bound: is the socket taking anything?
+    bool writing_ = false;        // a uv_write of the backlog is in flight
     bool closing_ = false;
+    bool releasing_ = false;      // closing: its memory goes back to the system (begin_release)
 };
 
 }  // namespace pycnode::net

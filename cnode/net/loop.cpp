@@ -67,8 +67,10 @@ void Loop::run(dispatch::Dispatcher& dispatcher, int listen_fd) {
     check(uv_signal_start(&sigterm_, on_signal, SIGTERM), "uv_signal_start");
     // Erlang ticks every net_ticktime/4 and gives up after net_ticktime.
     std::uint64_t tick_ms = std::max<std::uint64_t>(options_.net_ticktime * 1000ull / 4, 100);
+    // Often enough for the ticks and for --output-stall-timeout.
+    std::uint64_t every_ms = std::min<std::uint64_t>(tick_ms / 2, options_.output_stall_s * 1000ull / 4);
     uv_timer_start(&tick_timer_, [](uv_timer_t* t) { static_cast<Loop*>(t->loop->data)->check_connections(); },
-                   tick_ms / 2, tick_ms / 2);
+                   every_ms, every_ms);
     check(uv_prepare_start(&before_sleep_,
                            [](uv_prepare_t* p) { static_cast<Loop*>(p->loop->data)->write_backlogs(true); }),
           "uv_prepare_start");

@@ -52,6 +52,8 @@ public:
     // Loop thread.
     uv_loop_t* uv() { return &loop_; }
     dispatch::Dispatcher& dispatcher() { return *dispatcher_; }
+    const Options& options() const { return options_; }
+    Stats& stats() { return stats_; }
     std::vector<std::string_view> peers() const;
     void forget(std::uint64_t id);
     void stop();

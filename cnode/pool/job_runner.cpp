@@ -19,6 +19,9 @@ term::Term overloaded() {
 }  // namespace
 
 void JobRunner::run(python::WorkerContext& ctx, Job& job, int worker) {
+    // Its reply would only wait behind others its peer does not read: the
+    // outbox keeps the job until the peer catches up (or goes).
+    if (job.outbox && job.outbox->hold(job)) return;
     if (job.ticket && !job.ticket->start(worker)) {
         outlet_.unanswered(job.ticket.get());
         return;

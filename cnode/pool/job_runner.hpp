@@ -19,7 +19,8 @@ public:
         : outlet_(outlet), can_defer_(can_defer), to_blocking_(std::move(to_blocking)) {}
 
     // `worker`: the event worker's index for cancel notices, -1 for none.
-    // Drops the job if its caller gave up before it started.
+    // Drops the job if its caller gave up before it started; leaves it to
+    // its outbox if that is over its bound (Outbox::hold).
     void run(python::WorkerContext& ctx, Job& job, int worker);
 
     std::unique_ptr<python::PendingReply> defer_reply() override;

@@ -23,9 +23,17 @@ WorkerPool::~WorkerPool() { stop(); }
 
 bool WorkerPool::submit(Job&& job) {
     stats_.in_flight.fetch_add(1, std::memory_order_relaxed);
-    bool queued = job.route == Route::Blocking ? blocking_jobs_.push(std::move(job)) : event_jobs_.push(std::move(job));
-    if (!queued) stats_.in_flight.fetch_sub(1, std::memory_order_relaxed);
-    return queued;
+    return resume(std::move(job));
+}
+
+bool WorkerPool::resume(Job&& job) {
+    if (push(std::move(job))) return true;
+    stats_.in_flight.fetch_sub(1, std::memory_order_relaxed);
+    return false;
+}
+
+bool WorkerPool::push(Job&& job) {
+    return job.route == Route::Blocking ? blocking_jobs_.push(std::move(job)) : event_jobs_.push(std::move(job));
 }
 
 bool WorkerPool::submit_blocking(Job&& job) { return blocking_jobs_.push(std::move(job)); }

@@ -40,6 +40,12 @@ public:
     // Loop thread. False if the job's queue is full (or closed): the caller
     // answers {error, overloaded}; `job` is then left untouched.
     bool submit(Job&& job);
+    // Loop thread: a job its connection's outbox held goes to its queue
+    // again (it is still in flight). False as for submit(), and then it is
+    // no longer counted in flight.
+    bool resume(Job&& job);
+    // Loop thread: a held job whose connection closed ends unanswered.
+    void drop(Job& job) { outlet_.unanswered(job.ticket.get()); }
     // Loop thread: the caller of a request gave up.
     void cancel(const std::shared_ptr<Ticket>& ticket);
     // Lets queued jobs finish, then joins every worker.
@@ -52,6 +58,7 @@ public:
     unsigned threads() const { return static_cast<unsigned>(threads_.size()); }
 
 private:
+    bool push(Job&& job);
     bool submit_blocking(Job&& job);
     void run_blocking(unsigned index);
 

@@ -3,9 +3,12 @@
 // loop thread (simulated here: it reacts to wake_loop with take_backlog, a
 // blocking write of what it took, loop_write_done), close, and a socket
 // error; then writers, the loop and a reader hammering one socket at once
-// (also built with ThreadSanitizer, in shared_structures_tsan). No timing is
-// asserted: deadlines only bound a failure.
+// (also built with ThreadSanitizer, in shared_structures_tsan). The bound:
+// bytes waiting are counted, jobs are held over the bound and given back
+// under half of it. No timing is asserted: deadlines only bound a failure.
 #include "net/outbox.hpp"
+
+#include "pool/job.hpp"
 
 #include <doctest/doctest.h>
 
@@ -28,6 +31,7 @@
 #include <vector>
 
 using pycnode::net::Outbox;
+using pycnode::pool::Job;
 using Sent = Outbox::Sent;
 
 namespace {
@@ -169,6 +173,8 @@ public:
         return wakes_;
     }
     std::uint64_t takes() const { return takes_.load(std::memory_order_relaxed); }
+    // The jobs take_held gave back; read after stop().
+    std::vector<Job>& released() { return released_; }
 
     void start(Outbox& outbox) {
         outbox_ = &outbox;
@@ -210,7 +216,9 @@ private:
                 return;
             }
             out.clear();
-            if (!outbox_->loop_write_done()) return;
+            bool more = outbox_->loop_write_done();
+            outbox_->take_held(released_);  // what Connection does after each write
+            if (!more) return;
             if (!outbox_->take_backlog(out)) {
                 failures_.add("loop_write_done said more was queued, take_backlog found nothing");
                 return;
@@ -226,6 +234,7 @@ private:
     std::uint64_t wakes_ = 0;  // under mutex_
     bool stop_ = false;        // under mutex_
     std::atomic<std::uint64_t> takes_{0};
+    std::vector<Job> released_;  // the loop thread's until stop()
     std::thread thread_;
 };
 
@@ -618,4 +627,199 @@ TEST_CASE("Outbox keeps packets of many writers whole and in order through direc
     }
     MESSAGE("sends: " << now_count.load() << " direct, " << queued_count.load() << " queued; loop wake-ups "
                       << loop.wakes() << ", takes " << loop.takes());
+}
+
+namespace {
+
+// A job told apart by its request span's offset.
+Job job_numbered(std::uint32_t n) {
+    Job job;
+    job.request.offset = n;
+    return job;
+}
+
+// Sends `size`-byte packets until `done` says stop; returns the bytes sent.
+template <class Done>
+std::size_t send_until(Outbox& outbox, std::size_t size, Done done) {
+    std::size_t bytes = 0;
+    for (std::size_t i = 0; !done(); ++i) {
+        REQUIRE(outbox.send(patterned(i, size)) != Sent::Closed);
+        bytes += size;
+    }
+    return bytes;
+}
+
+}  // namespace
+
+TEST_CASE("Outbox counts the bytes that wait, holds jobs over its bound and gives them back under half of it") {
+    constexpr std::size_t bound = 64 * 1024;
+    constexpr std::size_t size = 2000;
+    SocketPair sp;
+    sp.shrink();
+    std::atomic<std::uint64_t> total{0};
+    int wakes = 0;
+    Outbox outbox(sp.w, [&] { ++wakes; }, bound, &total);
+
+    // Under the bound: nothing is held, whatever waits.
+    send_until(outbox, size, [&] { return outbox.queued_bytes() > 0; });
+    CHECK(wakes == 1);
+    Job early = job_numbered(1);
+    CHECK_FALSE(outbox.hold(early));
+    while (!outbox.over_bound()) {
+        CHECK(outbox.queued_bytes() <= bound);
+        CHECK(total.load() == outbox.queued_bytes());
+        REQUIRE(outbox.send(patterned(0, size)) == Sent::Queued);
+    }
+    CHECK(outbox.queued_bytes() > bound);
+    CHECK(outbox.queued_bytes() <= bound + size);
+    CHECK(total.load() == outbox.queued_bytes());
+
+    // Over it: a job about to start is kept, and stays while over.
+    Job job = job_numbered(7);
+    CHECK(outbox.hold(job));
+    std::vector<Job> back;
+    outbox.take_held(back);
+    CHECK(back.empty());
+
+    // The loop takes the backlog: it still waits (in the loop's write) until
+    // the write is done. More than half the bound queues meanwhile.
+    std::vector<std::string> taken;
+    REQUIRE(outbox.take_backlog(taken));
+    std::size_t first_write = outbox.queued_bytes();
+    CHECK(outbox.over_bound());
+    std::size_t meanwhile = send_until(outbox, size, [&] { return outbox.queued_bytes() > first_write + bound / 2; });
+
+    std::atomic<std::size_t> read_bytes{0};
+    std::thread reader([&] {
+        char buf[65536];
+        for (ssize_t n; (n = ::read(sp.r, buf, sizeof buf)) != 0;)
+            if (n > 0) read_bytes += static_cast<std::size_t>(n);
+            else if (errno != EINTR) break;
+    });
+    REQUIRE(write_all(sp.w, taken));
+    CHECK(outbox.loop_write_done());  // more was queued
+    CHECK(outbox.queued_bytes() == meanwhile);
+    CHECK(total.load() == meanwhile);
+    CHECK(outbox.over_bound());  // not yet under half the bound
+    outbox.take_held(back);
+    CHECK(back.empty());
+
+    REQUIRE(outbox.take_backlog(taken = {}));
+    REQUIRE(write_all(sp.w, taken));
+    CHECK_FALSE(outbox.loop_write_done());
+    CHECK(outbox.queued_bytes() == 0);
+    CHECK(total.load() == 0);
+    CHECK_FALSE(outbox.over_bound());
+    outbox.take_held(back);
+    REQUIRE(back.size() == 1);
+    CHECK(back[0].request.offset == 7);
+    CHECK(outbox.peak_queued_bytes() > bound);
+
+    sp.close_w();
+    reader.join();
+    CHECK(read_bytes.load() > bound);
+}
+
+TEST_CASE("Outbox close forgets what waited, refuses to hold, and gives back what it held") {
+    constexpr std::size_t bound = 32 * 1024;
+    SocketPair sp;
+    sp.shrink();
+    std::atomic<std::uint64_t> total{0};
+    Outbox outbox(sp.w, [] {}, bound, &total);
+    send_until(outbox, 1500, [&] { return outbox.over_bound(); });
+    Job a = job_numbered(1), b = job_numbered(2);
+    REQUIRE(outbox.hold(a));
+    REQUIRE(outbox.hold(b));
+    CHECK(total.load() > bound);
+
+    outbox.close();
+    CHECK(total.load() == 0);
+    CHECK(outbox.queued_bytes() == 0);
+    CHECK_FALSE(outbox.over_bound());
+    Job c = job_numbered(3);
+    CHECK_FALSE(outbox.hold(c));
+    std::vector<Job> back;
+    outbox.take_held(back);
+    REQUIRE(back.size() == 2);
+    CHECK(back[0].request.offset == 1);
+    CHECK(back[1].request.offset == 2);
+}
+
+TEST_CASE("Outbox hands every held job back exactly once while writers, holders and the loop race") {
+    constexpr std::size_t bound = 16 * 1024;
+    constexpr std::uint32_t writers = 3;
+    constexpr std::uint32_t per_writer = 3000;
+
+    SocketPair sp;
+    sp.shrink();
+    Failures failures;
+    std::atomic<std::uint64_t> total{0};
+    SimLoop loop(sp.w, failures);
+    Outbox outbox(sp.w, [&] { loop.wake(); }, bound, &total);
+    loop.start(outbox);
+    auto deadline = std::chrono::steady_clock::now() + failure_deadline;
+
+    std::atomic<std::size_t> read_bytes{0};
+    std::thread reader([&] {
+        std::mt19937 rng(99);
+        std::uniform_int_distribution<int> pause(0, 7);
+        char buf[4096];
+        for (;;) {
+            ssize_t n = ::read(sp.r, buf, sizeof buf);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) return;
+            read_bytes += static_cast<std::size_t>(n);
+            // A slow reader now and then, so the outbox goes over its bound and back.
+            if (pause(rng) == 0) std::this_thread::sleep_for(std::chrono::microseconds(300));
+        }
+    });
+
+    // Each writer is a worker: a job it is about to start is either held,
+    // or run, and then its reply is sent.
+    std::vector<std::vector<std::uint32_t>> held(writers);
+    std::atomic<std::size_t> sent_bytes{0};
+    std::vector<std::thread> threads;
+    for (std::uint32_t w = 0; w < writers; ++w) {
+        threads.emplace_back([&, w] {
+            std::mt19937 rng(7 + w);
+            std::uniform_int_distribution<std::size_t> size(100, 3000);
+            for (std::uint32_t i = 0; i < per_writer; ++i) {
+                std::uint32_t id = w * per_writer + i;
+                Job job = job_numbered(id);
+                if (outbox.hold(job)) {
+                    held[w].push_back(id);
+                    // Other jobs are for other peers: wait for this one to read.
+                    while (outbox.over_bound() && std::chrono::steady_clock::now() < deadline)
+                        std::this_thread::yield();
+                    continue;
+                }
+                std::string reply = patterned(id, size(rng));
+                sent_bytes += reply.size();
+                if (outbox.send(std::move(reply)) == Sent::Closed) failures.add("a send returned Closed");
+            }
+        });
+    }
+    for (auto& t : threads) t.join();
+    while (outbox.queued_bytes() > 0 && !failures.any.load() && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    CHECK(outbox.queued_bytes() == 0);
+    loop.stop();
+    outbox.close();
+    std::vector<Job> rest;
+    outbox.take_held(rest);
+    sp.close_w();
+    reader.join();
+    failures.check();
+
+    std::vector<std::uint32_t> expected, returned;
+    for (auto& ids : held) expected.insert(expected.end(), ids.begin(), ids.end());
+    for (auto* jobs : {&loop.released(), &rest})
+        for (auto& job : *jobs) returned.push_back(job.request.offset);
+    std::sort(expected.begin(), expected.end());
+    std::sort(returned.begin(), returned.end());
+    CHECK(returned == expected);
+    CHECK(read_bytes.load() == sent_bytes.load());
+    CHECK(total.load() == 0);
+    MESSAGE("held " << expected.size() << " of " << writers * per_writer << " jobs; given back by the loop "
+                    << loop.released().size() << ", at close " << rest.size());
 }
