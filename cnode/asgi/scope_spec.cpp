@@ -87,11 +87,20 @@ std::string endpoint_field(const Term& value, std::string_view key, ScopeEndpoin
     return {};
 }
 
+// The ASGI spec's query_string is "the portion of the URL after the ?";
+// given with its '?' (a common slip), the app would see it twice in URLs it
+// rebuilds, so one leading '?' is dropped.
+std::string query_field(const Term& value, std::string_view& out) {
+    if (std::string problem = bytes_field(value, "query_string", out); !problem.empty()) return problem;
+    if (!out.empty() && out.front() == '?') out.remove_prefix(1);
+    return {};
+}
+
 std::string field(std::string_view key, const Term& value, ScopeSpec& spec) {
     if (key == "path") return bytes_field(value, key, spec.path);
     if (key == "headers") return headers_field(value, spec.headers);
     if (key == "method") return text_field(value, key, spec.method);
-    if (key == "query_string") return bytes_field(value, key, spec.query_string);
+    if (key == "query_string") return query_field(value, spec.query_string);
     if (key == "raw_path") return bytes_field(value, key, spec.raw_path);
     if (key == "type") return text_field(value, key, spec.type);
     if (key == "http_version") return text_field(value, key, spec.http_version);

@@ -45,7 +45,7 @@
                    state => map(),
                    extensions => map()}.
 %% An HTTP scope. `path' is required, as received (percent-encoded);
-%% `query_string' has no `?'. Missing keys get the defaults of
+%% `query_string' is the part after `?' (one leading `?' is dropped). Missing keys get the defaults of
 %% docs/protocol.md (`type' `<<"http">>', `method' `<<"GET">>',
 %% `http_version' `<<"1.1">>', `scheme' `<<"http">>'...).
 

@@ -23,6 +23,7 @@ asgi_test_() ->
              pycnode_harness:tests(P, [
                  {"hello", fun hello/1},
                  {"the scope: every field, type and value", fun scope_every_field/1},
+                 {"the scope: a query_string given with its ? loses it", fun query_string_question_mark/1},
                  {"the scope: defaults for missing fields", fun scope_defaults/1},
                  {"the scope: percent-decoded UTF-8 path, invalid UTF-8 replaced", fun scope_path/1},
                  {"the scope: 100 headers, order, duplicates, lower-cased names", fun scope_headers/1},
@@ -117,6 +118,11 @@ header(Name, Value) -> {list, [{bytes, Name}, {bytes, Value}]}.
 without_request_id({list, Headers}) -> {list, lists:droplast(Headers)}.
 
 %% --- tests -------------------------------------------------------------------
+
+%% A query_string given with its '?' reaches the app without it.
+query_string_question_mark(#{node := N}) ->
+    Seen = seen_scope(N, #{path => <<"/">>, query_string => <<"?q=1">>}),
+    ?assertEqual(bytes(<<"q=1">>), maps:get(<<"query_string">>, Seen)).
 
 hello(#{node := N}) ->
     ?assertEqual({ok, {200, [{<<"content-type">>, <<"text/plain">>}], <<"Hello, world!">>}},

@@ -69,6 +69,16 @@ TEST_CASE("parse_scope fills the defaults of docs/protocol.md") {
     CHECK(spec.extra.empty());
 }
 
+TEST_CASE("parse_scope drops one leading '?' of query_string") {
+    ScopeSpec a, b, c;
+    REQUIRE(parse_scope(scope_map({{"path", bin("/")}, {"query_string", bin("?q=1")}}), a).empty());
+    CHECK(a.query_string == "q=1");
+    REQUIRE(parse_scope(scope_map({{"path", bin("/")}, {"query_string", bin("q=1")}}), b).empty());
+    CHECK(b.query_string == "q=1");
+    REQUIRE(parse_scope(scope_map({{"path", bin("/")}, {"query_string", bin("??q")}}), c).empty());
+    CHECK(c.query_string == "?q");  // only one: a second '?' is data
+}
+
 TEST_CASE("parse_scope takes every field, binary keys too, and passes unknown keys through") {
     Term headers = Term::make_list({Term::make_list({bin("Host"), bin("h")}), Term::make_tuple({bin("a"), bin("b")})});
     Term scope = Term::make_map({bin("path"), bin("/p"), atom("raw_path"), bin("/raw"), atom("method"), bin("post"),
