@@ -106,6 +106,13 @@ bool gil_enabled_now() {
 }
 
 Runtime::Runtime(const Config& config) : config_(config) {
+#ifndef Py_GIL_DISABLED
+    // Meaningless here, and accepting it would let a user believe the
+    // command line was checked against a free-threaded build.
+    if (config_.allow_gil)
+        throw std::runtime_error("--allow-gil applies to a free-threaded CPython only; this pycnode embeds "
+                                 "CPython " PY_VERSION " with the GIL");
+#endif
     register_builtin_module();
     initialize_interpreter();
     try {

@@ -37,7 +37,11 @@ needs_gil(#{node := N}) ->
     {ok, Stats} = pycnode:stats(N),
     case maps:get(free_threaded, Stats) of
         false ->
-            ?assertEqual(true, maps:get(gil_enabled, Stats));
+            ?assertEqual(true, maps:get(gil_enabled, Stats)),
+            %% --allow-gil means nothing with the GIL: refused, saying why.
+            {Status, Output} = run_binary(["--allow-gil"]),
+            ?assertNotEqual(0, Status),
+            ?assertMatch({match, _}, re:run(Output, "--allow-gil applies to a free-threaded CPython only"));
         true ->
             ?assertEqual(false, maps:get(gil_enabled, Stats)),
             Dir = compile_extension(N),
