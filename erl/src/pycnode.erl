@@ -26,7 +26,9 @@
 
 -export([ping/1, ping/2, stats/1, stats/2, call/4, call/5, request/3, default_node/0]).
 
--export_type([opts/0, name/0, error_reason/0]).
+-export([check/1, check/2]).
+
+-export_type([opts/0, name/0, error_reason/0, check_error/0]).
 
 -define(DEFAULT_NAME, pycnode).
 -define(DEFAULT_TIMEOUT, 5000).
@@ -56,6 +58,32 @@
 %% went down, any other exit of `gen_server:call/3'); `{unexpected_reply, R}'
 %% is a reply this client does not know; the others are pycnode's own
 %% `{error, Reason}' replies (see docs/protocol.md).
+
+-type check_error() ::
+        {bad_node_name, term()}
+      | {epmd_unreachable, Host :: atom()}
+      | {not_registered, Alive :: atom(), Host :: atom()}
+      | {port_unreachable, inet:port_number(), inet:posix() | timeout}
+      | not_distributed
+      | handshake_refused
+      | {not_serving, error_reason()}.
+%% What {@link check/2} found wrong, in the order it looks: the node name,
+%% epmd on its host, the name registered there, the listen port, this node
+%% being distributed, the handshake (refused between nodes that reach each
+%% other: most likely a different cookie), a `ping' to the registered name.
+
+%% @equiv check(Node, #{})
+-spec check(node()) -> ok | {error, check_error()}.
+check(Node) ->
+    check(Node, #{}).
+
+%% @doc Says whether pycnode on `Node' answers, and if not, why: `ok', or
+%% the first thing found wrong (see {@link check_error()}).
+-spec check(node(), opts()) -> ok | {error, check_error()}.
+check(Node, Opts) when is_atom(Node), is_map(Opts) ->
+    pycnode_check:check(Node, Opts);
+check(Node, Opts) ->
+    erlang:error(badarg, [Node, Opts]).
 
 %% @equiv ping(Node, #{})
 -spec ping(node()) -> pong | {error, error_reason()}.

@@ -37,7 +37,8 @@ basic_test_() ->
                  {"terms without a specified mapping do not hurt the node", fun unspecified_terms/1},
                  {"pipelining: 100 send_request then receive/wait_response", fun pipelining/1},
                  {"client: timeout, and no late reply in the mailbox", fun client_timeout/1},
-                 {"client: unknown node and unknown registered name", fun client_unreachable/1}
+                 {"client: unknown node and unknown registered name", fun client_unreachable/1},
+                 {"pycnode:check says what is wrong, step by step", fun check/1}
              ])
      end}.
 
@@ -464,3 +465,21 @@ depth(L) when is_list(L), L =/= [] -> 1 + lists:max([depth(X) || X <- L]);
 depth(T) when is_tuple(T), tuple_size(T) > 0 -> 1 + lists:max([depth(X) || X <- tuple_to_list(T)]);
 depth(M) when is_map(M), map_size(M) > 0 -> 1 + lists:max([depth(X) || X <- maps:values(M)]);
 depth(_) -> 0.
+
+check(#{node := N} = P) ->
+    Host = pycnode_harness:host(),
+    ?assertEqual(ok, pycnode:check(N)),
+    ?assertEqual({error, {not_registered, pyc_nobody_here, list_to_atom(Host)}},
+                 pycnode:check(list_to_atom("pyc_nobody_here@" ++ Host))),
+    ?assertEqual({error, {bad_node_name, nohost}}, pycnode:check(nohost)),
+    %% Registered and listening, but pycnode serves another name.
+    ?assertMatch({error, {not_serving, {exit, noproc}}}, pycnode:check(N, #{name => not_our_name})),
+    %% A node with another cookie: the handshake is refused.
+    Bad = pycnode_harness:start_peer("checkcookie", #{cookie => "not_the_cookie", connection => standard_io}),
+    try
+        ?assertEqual({error, handshake_refused}, pycnode_harness:peer_call(Bad, pycnode, check, [N], 20000))
+    after
+        pycnode_harness:stop_peer(Bad)
+    end,
+    ?assert(pycnode_harness:log_count(P, "does not have our cookie") >= 1),
+    ?assertError(badarg, pycnode:check("not an atom")).
