@@ -13,6 +13,7 @@ packages=(
   python3 python3-dev libuv1-dev libfmt-dev doctest-dev
   curl  # make run shows the HTTP gateway with curl
   clang-14 libclang-rt-14-dev  # make fuzz (libFuzzer) and make sanitize
+  rebar3 elixir  # the client as a rebar3 or Mix dependency (test/packaging)
   # test/apps and pycnode_frameworks_tests: the frameworks, and the references
   # (httpx, werkzeug); python3-multipart is only recommended by starlette, but
   # its form parsing needs it.

@@ -3,7 +3,8 @@
 # free-threaded build), the unit tests (doctest, and ThreadSanitizer on the
 # shared structures), pyrunner's Python tests under that build's interpreter,
 # then the integration suite against the real binary, a real epmd and real
-# Erlang nodes. Exits non-zero on any failure.
+# Erlang nodes; then the client built by rebar3 and by Mix as a dependency.
+# Exits non-zero on any failure.
 #
 #   scripts/run-tests.sh [BUILD_DIR ...]     e.g. scripts/run-tests.sh build
 set -uo pipefail
@@ -44,6 +45,9 @@ for build in "${builds[@]}"; do
   run_suite "pyrunner tests ($python)" "$python" -m unittest discover -s test/python
   run_suite "integration tests ($build/pycnode)" bash test/integration/run.sh "$build/pycnode"
 done
+# The client as a dependency of a rebar3 and of a Mix project (once: it is
+# the same Erlang and Elixir code whatever the interpreter).
+[[ -x "${builds[0]}/pycnode" ]] && run_suite "packaging (rebar3, mix)" bash test/packaging/run.sh "${builds[0]}/pycnode"
 
 echo "suites: $passed passed, $failed failed"
 ((failed == 0))

@@ -24,6 +24,7 @@ struct Listener::Pending {
     std::uint64_t started_ms = 0;
     std::list<Pending*>::iterator at;
     bool listed = false;
+    bool spoke = false;  // sent at least one byte
 };
 
 namespace {
@@ -140,9 +141,16 @@ void Listener::make_room(const std::string& address) {
 
 void Listener::on_read(Pending& p, ssize_t nread) {
     if (nread == 0) return;
+    if (nread == UV_EOF && !p.spoke) {
+        // A port probe (pycnode:check, a load balancer's health check):
+        // worth a line when debugging, not a warning.
+        log::debug("connection from {} closed before its handshake began", p.address);
+        return drop(p);
+    }
     if (nread < 0)
         return refuse(p, nread == UV_EOF ? "it closed the connection during the handshake"
                                          : uv_strerror(static_cast<int>(nread)));
+    p.spoke = true;
     std::string out;
     auto state = p.handshake.feed({read_buffer_.data(), static_cast<std::size_t>(nread)}, out);
     if (!out.empty()) {

@@ -1,0 +1,50 @@
+defmodule Pycnode do
+  @moduledoc """
+  Python on a pycnode node, from Elixir.
+
+  A thin layer over the Erlang client (`:pycnode`, `:py_asgi`, `:py_wsgi`):
+  options are keyword lists (or maps), names may be strings or atoms, and
+  results are `{:ok, value}` or `{:error, reason}` exactly as the Erlang
+  functions return them (docs/erlang-client.md lists the reasons).
+
+      iex> Pycnode.call(:"pycnode@myhost", "math", "factorial", [20])
+      {:ok, 2432902008176640000}
+
+  Options: `:timeout` (milliseconds or `:infinity`, default the
+  application's `timeout`, 5000) and `:name` (the name pycnode registered,
+  default `:pycnode`).
+  """
+
+  @type name :: String.t() | atom()
+  @type opts :: keyword() | map()
+
+  @doc "`:pong` if pycnode on `node` answers (no Python involved)."
+  @spec ping(node(), opts()) :: :pong | {:error, term()}
+  def ping(node, opts \\ []), do: :pycnode.ping(node, to_map(opts))
+
+  @doc "pycnode's counters (docs/protocol.md lists them)."
+  @spec stats(node(), opts()) :: {:ok, map()} | {:error, term()}
+  def stats(node, opts \\ []), do: :pycnode.stats(node, to_map(opts))
+
+  @doc "`module.function(*args)` in Python on `node`."
+  @spec call(node(), name(), name(), list(), opts()) :: {:ok, term()} | {:error, term()}
+  def call(node, module, function, args, opts \\ []) when is_list(args),
+    do: :pycnode.call(node, module, function, args, to_map(opts))
+
+  @doc "`:ok`, or why pycnode on `node` does not answer (see `:pycnode.check/2`)."
+  @spec check(node(), opts()) :: :ok | {:error, term()}
+  def check(node, opts \\ []), do: :pycnode.check(node, to_map(opts))
+
+  @doc "Runs an ASGI app for one HTTP request (`:py_asgi.run/5`); `:node` in `opts`."
+  @spec asgi(name(), name(), map() | reference(), binary(), opts()) :: {:ok, tuple()} | {:error, term()}
+  def asgi(module, callable, scope, body, opts \\ []),
+    do: :py_asgi.run(module, callable, scope, body, to_map(opts))
+
+  @doc "Runs a WSGI app for one HTTP request (`:py_wsgi.run/4`); `:node` in `opts`."
+  @spec wsgi(name(), name(), map(), opts()) :: {:ok, tuple()} | {:error, term()}
+  def wsgi(module, callable, environ, opts \\ []),
+    do: :py_wsgi.run(module, callable, environ, to_map(opts))
+
+  defp to_map(opts) when is_map(opts), do: opts
+  defp to_map(opts) when is_list(opts), do: Map.new(opts)
+end
