@@ -62,6 +62,13 @@ Limits and logs:
   --cancel-grace-ms MS    when an ASGI request's caller gives up, its app
                           sees http.disconnect at once and its task is
                           cancelled MS later (default: 1000)
+  --request-timeout MS    deadline of a request that sets none (its Opts
+                          `timeout`); past it the caller gets
+                          {error, timeout} (default: 60000; 0: none)
+  --max-stuck N           a thread still running a request past its
+                          deadline is stuck: up to N stuck threads at a
+                          time are replaced by fresh ones (default: 16;
+                          0: report them, replace none)
   --scope-cache N         live build_scope references before the least
                           recently used is evicted (default: 1024)
   --log-level LEVEL       debug | info | warning | error (default: info)
@@ -72,6 +79,7 @@ enum OptionId {
     OptSname = 1000, OptName, OptCookie, OptCookieFile, OptRegister, OptWorkers, OptPythonpath, OptPreload,
     OptPort, OptTicktime, OptHandshake, OptHandshakes, OptMaxPacket, OptQueueLimit, OptScopeCache, OptAllowGil, OptLogLevel, OptHelp,
     OptThreads, OptMaxInFlight, OptCancelGrace, OptNoCallerMonitors, OptMaxHandshakes, OptMaxHandshakesPerAddress,
+    OptRequestTimeout, OptMaxStuck,
 };
 
 const option long_options[] = {
@@ -95,6 +103,8 @@ const option long_options[] = {
     {"max-in-flight", required_argument, nullptr, OptMaxInFlight},
     {"cancel-grace-ms", required_argument, nullptr, OptCancelGrace},
     {"no-caller-monitors", no_argument, nullptr, OptNoCallerMonitors},
+    {"request-timeout", required_argument, nullptr, OptRequestTimeout},
+    {"max-stuck", required_argument, nullptr, OptMaxStuck},
     {"scope-cache", required_argument, nullptr, OptScopeCache},
     {"allow-gil", no_argument, nullptr, OptAllowGil},
     {"log-level", required_argument, nullptr, OptLogLevel},
@@ -242,6 +252,14 @@ int parse_options(int argc, char** argv, Options& out) {
             case OptCancelGrace:
                 if (!parse_number(optarg, 0, 600000, n)) return fail("--cancel-grace-ms takes 0..600000");
                 out.cancel_grace_ms = static_cast<unsigned>(n);
+                break;
+            case OptRequestTimeout:
+                if (!parse_number(optarg, 0, 4294967295ull, n)) return fail("--request-timeout takes 0..4294967295 ms");
+                out.request_timeout_ms = static_cast<unsigned>(n);
+                break;
+            case OptMaxStuck:
+                if (!parse_number(optarg, 0, 1024, n)) return fail("--max-stuck takes 0..1024");
+                out.max_stuck = static_cast<unsigned>(n);
                 break;
             case OptScopeCache:
                 if (!parse_number(optarg, 1, 1u << 20, n)) return fail("--scope-cache takes 1..1048576");

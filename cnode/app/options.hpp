@@ -28,6 +28,8 @@ struct Options {
     std::size_t queue_limit = 65536;   // per worker kind: queued, not started
     std::size_t max_in_flight = 10000;  // accepted, not yet answered
     unsigned cancel_grace_ms = 1000;
+    unsigned request_timeout_ms = 60000;  // a request's deadline when it sets none; 0: none
+    unsigned max_stuck = 16;              // stuck threads replaced at a time; 0: none
     bool caller_monitors = true;  // offer monitors by name: cancel requests whose caller gave up
     std::size_t scope_cache = 1024;
     bool allow_gil = false;
