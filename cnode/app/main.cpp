@@ -16,6 +16,7 @@
 #include "python/runtime.hpp"
 
 #include <csignal>
+#include <cstdlib>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -33,7 +34,8 @@ int serve(const pycnode::Options& options) {
     python::scope_store().set_capacity(options.scope_cache);
     Stats stats;
     net::Loop loop(options, stats, {node.name(), options.cookie, node.creation(), options.caller_monitors});
-    pool::WorkerPool workers(runtime, {options.workers, options.threads, options.queue_limit}, stats);
+    pool::WorkerPool workers(runtime, {options.workers, options.threads, options.queue_limit,
+                                       options.request_timeout_ms, options.max_stuck}, stats);
     dispatch::Dispatcher dispatcher(options, stats, workers, runtime, [&loop] { return loop.peers(); });
     log::info("pycnode ready: node {} port {} registered name '{}', {} event workers, {} blocking threads, Python {} ({}, GIL {})",
               node.name(), node.port(), options.register_name, options.workers, options.threads, py.version,
@@ -47,6 +49,10 @@ int serve(const pycnode::Options& options) {
         std::_Exit(1);
     }
     workers.stop();
+    if (workers.has_stuck()) {  // a thread stuck in Python: finalizing the interpreter under it is unsafe
+        log::warning("pycnode stopped after serving {} requests, leaving stuck threads behind", stats.served.load());
+        std::_Exit(0);
+    }
     log::info("pycnode stopped after serving {} requests", stats.served.load());
     return 0;
 }

@@ -75,6 +75,13 @@ Limits and logs:
                           in flight, then exits; past MS it closes the
                           connections and exits anyway; a second signal
                           exits at once (default: 30000)
+  --request-timeout MS    deadline of a request that sets none (its Opts
+                          `timeout`); past it the caller gets
+                          {error, timeout} (default: 60000; 0: none)
+  --max-stuck N           a thread still running a request past its
+                          deadline is stuck: up to N stuck threads at a
+                          time are replaced by fresh ones (default: 16;
+                          0: report them, replace none)
   --scope-cache N         live build_scope references before the least
                           recently used is evicted (default: 1024)
   --log-level LEVEL       debug | info | warning | error (default: info)
@@ -86,6 +93,7 @@ enum OptionId {
     OptPort, OptTicktime, OptHandshake, OptHandshakes, OptMaxPacket, OptQueueLimit, OptScopeCache, OptAllowGil, OptLogLevel, OptHelp,
     OptThreads, OptMaxInFlight, OptCancelGrace, OptNoCallerMonitors, OptMaxHandshakes, OptMaxHandshakesPerAddress, OptDrainTimeout,
     OptMaxOutput, OptOutputStall,
+    OptRequestTimeout, OptMaxStuck,
 };
 
 const option long_options[] = {
@@ -112,6 +120,8 @@ const option long_options[] = {
     {"cancel-grace-ms", required_argument, nullptr, OptCancelGrace},
     {"no-caller-monitors", no_argument, nullptr, OptNoCallerMonitors},
     {"drain-timeout", required_argument, nullptr, OptDrainTimeout},
+    {"request-timeout", required_argument, nullptr, OptRequestTimeout},
+    {"max-stuck", required_argument, nullptr, OptMaxStuck},
     {"scope-cache", required_argument, nullptr, OptScopeCache},
     {"allow-gil", no_argument, nullptr, OptAllowGil},
     {"log-level", required_argument, nullptr, OptLogLevel},
@@ -271,6 +281,14 @@ int parse_options(int argc, char** argv, Options& out) {
             case OptDrainTimeout:
                 if (!parse_number(optarg, 0, 3600000, n)) return fail("--drain-timeout takes 0..3600000 ms");
                 out.drain_timeout_ms = static_cast<unsigned>(n);
+                break;
+            case OptRequestTimeout:
+                if (!parse_number(optarg, 0, 4294967295ull, n)) return fail("--request-timeout takes 0..4294967295 ms");
+                out.request_timeout_ms = static_cast<unsigned>(n);
+                break;
+            case OptMaxStuck:
+                if (!parse_number(optarg, 0, 1024, n)) return fail("--max-stuck takes 0..1024");
+                out.max_stuck = static_cast<unsigned>(n);
                 break;
             case OptScopeCache:
                 if (!parse_number(optarg, 1, 1u << 20, n)) return fail("--scope-cache takes 1..1048576");

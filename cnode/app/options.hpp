@@ -31,6 +31,8 @@ struct Options {
     unsigned output_stall_s = 0;         // 0 until parsed: then net_ticktime
     unsigned cancel_grace_ms = 1000;
     unsigned drain_timeout_ms = 30000;  // after SIGTERM/SIGINT: how long requests in flight may take
+    unsigned request_timeout_ms = 60000;  // a request's deadline when it sets none; 0: none
+    unsigned max_stuck = 16;              // stuck threads replaced at a time; 0: none
     bool caller_monitors = true;  // offer monitors by name: cancel requests whose caller gave up
     std::size_t scope_cache = 1024;
     bool allow_gil = false;

@@ -16,6 +16,7 @@ struct Stats {
     std::atomic<std::uint64_t> in_flight{0};   // handed to a worker, not yet answered nor cancelled
     std::atomic<std::uint64_t> overloaded{0};  // refused: too many in flight, or the queue was full
     std::atomic<std::uint64_t> cancelled{0};   // the caller gave up: stopped or dropped, not answered
+    std::atomic<std::uint64_t> timed_out{0};   // answered {error, timeout}: past its deadline
     std::atomic<std::uint64_t> dropped_replies{0};  // the caller's connection was gone
     std::atomic<std::uint64_t> handshakes_refused{0};  // failed, timed out or closed by the peer
     std::atomic<std::uint64_t> handshakes_evicted{0};  // dropped to make room (a bound was reached)

@@ -143,6 +143,7 @@ void Dispatcher::on_request(net::Connection& conn, net::Packet&& packet, const d
     job.reply_to = span_of(packet, call.from_pid);
     job.tag = span_of(packet, call.tag);
     job.received = std::chrono::steady_clock::now();
+    job.opts_at = kind->opts_at;
     job.packet = std::move(packet);  // views into it are now offsets: safe to move
     if (pool_.submit(std::move(job))) return;
     // submit() leaves the job untouched when it refuses it: answer from its bytes.

@@ -13,7 +13,27 @@ void put(std::vector<Term>& kv, std::string_view key, Term value) {
     kv.push_back(std::move(value));
 }
 
+// What health and stats both say of stuck workers (docs/protocol.md).
+void put_stuck(std::vector<Term>& kv, const pool::WorkerPool& pool) {
+    using pool::WorkerKind;
+    put(kv, "workers_available", count(pool.available(WorkerKind::Event)));
+    put(kv, "threads_available", count(pool.available(WorkerKind::Blocking)));
+    put(kv, "workers_stuck", count(pool.stuck(WorkerKind::Event).stuck()));
+    put(kv, "threads_stuck", count(pool.stuck(WorkerKind::Blocking).stuck()));
+}
+
+bool healthy(const pool::WorkerPool& pool) {
+    return pool.available(pool::WorkerKind::Event) > 0 && pool.available(pool::WorkerKind::Blocking) > 0;
+}
+
 }  // namespace
+
+Term answer_health(const LoopContext& ctx, term::ByteArena&) {
+    std::vector<Term> kv;
+    put(kv, "healthy", boolean(healthy(ctx.pool)));
+    put_stuck(kv, ctx.pool);
+    return Term::tuple_of(Term::make_atom("ok"), Term::make_map(std::move(kv)));
+}
 
 Term answer_ping(const LoopContext&, term::ByteArena&) { return Term::make_atom("pong"); }
 
@@ -45,6 +65,11 @@ Term answer_stats(const LoopContext& ctx, term::ByteArena&) {
     put(kv, "queue_length", count(ctx.pool.queue_length()));
     put(kv, "workers", count(ctx.pool.workers()));
     put(kv, "threads", count(ctx.pool.threads()));
+    put(kv, "requests_timed_out", count(s.timed_out.load(std::memory_order_relaxed)));
+    put(kv, "stuck_detected", count(ctx.pool.stuck(pool::WorkerKind::Event).detected.load(std::memory_order_relaxed) +
+                                    ctx.pool.stuck(pool::WorkerKind::Blocking).detected.load(std::memory_order_relaxed)));
+    put(kv, "healthy", boolean(healthy(ctx.pool)));
+    put_stuck(kv, ctx.pool);
     const auto& py = ctx.python.info();
     put(kv, "python_version", Term::make_binary(py.version));
     put(kv, "python_implementation", Term::make_binary(py.implementation));

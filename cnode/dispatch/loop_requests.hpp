@@ -8,5 +8,7 @@ namespace pycnode::dispatch {
 
 term::Term answer_ping(const LoopContext& ctx, term::ByteArena& arena);
 term::Term answer_stats(const LoopContext& ctx, term::ByteArena& arena);
+// Whether each kind of worker can take work: not all of them stuck.
+term::Term answer_health(const LoopContext& ctx, term::ByteArena& arena);
 
 }  // namespace pycnode::dispatch

@@ -13,14 +13,18 @@ namespace {
 const RequestKind request_kinds[] = {
     {"ping", 0, "ping", &answer_ping, nullptr},
     {"stats", 0, "stats", &answer_stats, nullptr},
+    {"health", 0, "health", &answer_health, nullptr},
     {"call", 4, "{call, Module :: binary(), Function :: binary(), Args :: list()}", nullptr, &python::run_call,
      RouteBy::CallKind},
+    {"call", 5, "{call, Module :: binary(), Function :: binary(), Args :: list(), Opts :: map()}", nullptr,
+     &python::run_call, RouteBy::CallKind, 4},
     {"wsgi", 5, "{wsgi, Module :: binary(), Callable :: binary(), Environ :: map(), Opts :: map()}", nullptr,
-     &python::run_wsgi, RouteBy::Blocking},
+     &python::run_wsgi, RouteBy::Blocking, 4},
     {"asgi", 6,
      "{asgi, Module :: binary(), Callable :: binary(), Scope :: map() | reference(), Body :: binary(), Opts :: map()}",
-     nullptr, &python::run_asgi},
-    {"build_scope", 3, "{build_scope, Scope :: map(), Opts :: map()}", nullptr, &python::run_build_scope},
+     nullptr, &python::run_asgi, RouteBy::Event, 5},
+    {"build_scope", 3, "{build_scope, Scope :: map(), Opts :: map()}", nullptr, &python::run_build_scope,
+     RouteBy::Event, 2},
 };
 
 const RequestKind* find(std::string_view name, std::size_t arity, std::string& detail) {
@@ -28,7 +32,7 @@ const RequestKind* find(std::string_view name, std::size_t arity, std::string& d
     for (const auto& kind : request_kinds) {
         if (kind.name != name) continue;
         if (kind.arity == arity) return &kind;
-        same_name = &kind;
+        if (!same_name) same_name = &kind;  // the first form of a kind is the one a detail shows
     }
     detail = same_name ? "expected " + std::string(same_name->shape) : "unknown request " + std::string(name);
     return nullptr;

@@ -11,6 +11,7 @@
 #include "term/term.hpp"
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -41,6 +42,7 @@ struct RequestKind {
     LoopHandler on_loop;     // exactly one of these two is set
     pool::WorkerHandler on_worker;
     RouteBy route = RouteBy::Event;
+    std::uint8_t opts_at = 0;  // where its Opts map is in the tuple (0: none): its `timeout` is read
 };
 
 // Picks the kind of `request` (external format, no 131) from its head only;

@@ -1,6 +1,8 @@
 #include "pool/event_worker.hpp"
 
 #include "app/log.hpp"
+#include "pool/deadline.hpp"
+#include "pool/watchdog.hpp"
 #include "python/event_loop.hpp"
 #include "python/worker_context.hpp"
 
@@ -9,6 +11,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -20,12 +23,22 @@ namespace {
 // burst, few enough that tasks made runnable meanwhile are not starved.
 constexpr int jobs_per_turn = 64;
 
+// A loop turn runs the requests waiting on the loop, so its deadline is the
+// earliest of theirs; but a deadline that passes during a short turn is the
+// next turn's to answer, not a sign of a stuck one. A turn is stuck only
+// once it has also run this long (asyncio calls a callback of 0.1 s slow).
+constexpr std::chrono::seconds stuck_turn{1};
+
+Clock::time_point turn_deadline(Clock::time_point now, Clock::time_point earliest) {
+    return earliest == no_deadline ? no_deadline : std::max(earliest, now + stuck_turn);
+}
+
 }  // namespace
 
 EventWorker::EventWorker(unsigned index, python::Runtime& runtime, EventQueue<Job>& jobs, Outlet& outlet,
-                         std::function<bool(Job&&)> to_blocking)
-    : index_(index), runtime_(runtime), jobs_(jobs), outlet_(outlet),
-      runner_(outlet, /*can_defer=*/true, std::move(to_blocking)) {
+                         std::function<bool(Job&&)> to_blocking, StuckCounts& stuck, std::uint32_t request_timeout_ms)
+    : index_(index), runtime_(runtime), jobs_(jobs), outlet_(outlet), slot_(stuck),
+      runner_(outlet, /*can_defer=*/true, std::move(to_blocking), slot_, &parked_, request_timeout_ms) {
     wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
     epoll_event ev{};
@@ -65,27 +78,28 @@ void EventWorker::run() {
         log::error("event worker {} stopped: {}", index_, e.what());
     }
     outlet_.flush();  // the replies of requests cancelled when the loop closed
+    slot_.exited();
 }
 
 void EventWorker::serve(python::WorkerContext& ctx) {
     for (;;) {
         int timeout = -1;
+        bool more_jobs = false;
         {
             python::WorkerContext::Attached attached(ctx);
             run_cancels(ctx);
-            bool more_jobs = run_jobs(ctx);
+            if (!slot_.retired()) more_jobs = run_jobs(ctx);
             watch_event_loop(ctx);
-            if (python::EventLoop* loop = ctx.existing_event_loop()) {
-                if (loop_io_ || loop->timeout_ms() == 0) {
-                    loop_io_ = false;
-                    loop->run_ready();
-                    outlet_.flush();  // requests that ended on the loop
-                }
-                timeout = loop->timeout_ms();
-            }
-            if (more_jobs) timeout = 0;
+            timeout = run_event_loop(ctx);
         }
-        if (timeout == 0) continue;
+        if (more_jobs || timeout == 0) continue;
+        if (slot_.retired()) {
+            // Replaced while stuck: it no longer takes jobs (nor wake-ups
+            // meant for the workers that do), and goes once nothing waits.
+            if (ctx.waiting_count() == 0 || jobs_.closed()) return;
+            sleep(timeout);
+            continue;
+        }
         if (!jobs_.prepare_sleep(wake_fd_)) {
             if (jobs_.closed() && jobs_.size() == 0) return;  // the tasks left are cancelled with the loop
             continue;
@@ -99,12 +113,36 @@ void EventWorker::serve(python::WorkerContext& ctx) {
 bool EventWorker::run_jobs(python::WorkerContext& ctx) {
     Job job;
     for (int n = 0; n < jobs_per_turn; ++n) {
-        if (!jobs_.try_pop(job)) return false;
+        if (slot_.retired() || !jobs_.try_pop(job)) return false;
         runner_.run(ctx, job, static_cast<int>(index_));
         outlet_.flush();  // at once: latency first; a reply costs one sendmsg
         job = Job{};  // release the request packet now, not when the next job arrives
     }
     return true;
+}
+
+// Answers the waiting requests past their deadline, and runs one loop
+// iteration if the loop has work, as a step (turn_deadline). Returns how
+// long the worker may sleep:
+// until the loop's next timer or the next deadline (-1: until woken).
+int EventWorker::run_event_loop(python::WorkerContext& ctx) {
+    Clock::time_point now = Clock::now();
+    if (ctx.next_deadline() <= now) {
+        ctx.time_out_waiting(now);
+        outlet_.flush();
+    }
+    python::EventLoop* loop = ctx.existing_event_loop();
+    if (!loop) return -1;
+    if (loop_io_ || loop->timeout_ms() == 0) {
+        loop_io_ = false;
+        slot_.begin(now, turn_deadline(now, ctx.next_deadline()), nullptr);
+        loop->run_ready();
+        note_return(slot_.end(), "an event worker", now);
+        outlet_.flush();  // requests that ended on the loop
+    }
+    int timer = loop->timeout_ms();
+    int deadline = ms_until(ctx.next_deadline(), Clock::now());
+    return timer < 0 ? deadline : deadline < 0 ? timer : std::min(timer, deadline);
 }
 
 void EventWorker::run_cancels(python::WorkerContext& ctx) {

@@ -4,16 +4,26 @@
 // It never sleeps while it has something to do, and wakes for either kind
 // of work: it blocks in one epoll_wait on its eventfd (new jobs, cancel
 // notices) and on its event loop's selector (I/O the loop waits for), with
-// the timeout of the loop's next timer. Awake, it alternates: cancel
-// notices, a batch of jobs (each driven directly; one that waits becomes a
-// task), one non-blocking loop iteration if the loop has work.
+// the timeout of the loop's next timer or the next deadline of a waiting
+// request. Awake, it alternates: cancel notices, a batch of jobs (each
+// driven directly; one that waits becomes a task), the waiting requests
+// past their deadline (answered {error, timeout}), one non-blocking loop
+// iteration if the loop has work.
+//
+// Each job and each loop iteration is a step of its BusySlot, watched by
+// the watchdog. If a step was stuck and the worker was replaced meanwhile,
+// the worker, when the step returns, takes no more jobs: it serves the
+// requests still waiting on its loop, then exits.
 #pragma once
 
+#include "pool/busy_slot.hpp"
 #include "pool/event_queue.hpp"
 #include "pool/job.hpp"
 #include "pool/job_runner.hpp"
 #include "pool/outlet.hpp"
+#include "pool/parked_replies.hpp"
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -29,8 +39,9 @@ namespace pycnode::pool {
 
 class EventWorker {
 public:
+    // `stuck`: its kind's counts; `request_timeout_ms`: JobRunner's.
     EventWorker(unsigned index, python::Runtime& runtime, EventQueue<Job>& jobs, Outlet& outlet,
-                std::function<bool(Job&&)> to_blocking);
+                std::function<bool(Job&&)> to_blocking, StuckCounts& stuck, std::uint32_t request_timeout_ms);
     ~EventWorker();  // joins (after EventQueue::close)
     EventWorker(const EventWorker&) = delete;
     EventWorker& operator=(const EventWorker&) = delete;
@@ -38,6 +49,12 @@ public:
     // Any thread: the caller of a request this worker runs gave up.
     void cancel(std::shared_ptr<Ticket> ticket);
     void join();
+    // Leaves a stuck thread running: nothing may then destroy this worker.
+    void detach() { thread_.detach(); }
+
+    BusySlot& slot() { return slot_; }
+    ParkedReplies& parked() { return parked_; }
+    unsigned index() const { return index_; }
 
 private:
     void run();
@@ -45,12 +62,15 @@ private:
     bool run_jobs(python::WorkerContext& ctx);
     void run_cancels(python::WorkerContext& ctx);
     void watch_event_loop(python::WorkerContext& ctx);
+    int run_event_loop(python::WorkerContext& ctx);
     int sleep(int timeout_ms);  // detached; returns what woke it
 
     const unsigned index_;
     python::Runtime& runtime_;
     EventQueue<Job>& jobs_;
     Outlet& outlet_;
+    BusySlot slot_;
+    ParkedReplies parked_;
     JobRunner runner_;
     int wake_fd_ = -1;
     int epoll_fd_ = -1;

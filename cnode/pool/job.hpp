@@ -46,6 +46,12 @@ struct Job {
     Span reply_to;       // the caller's pid (external format)
     Span tag;            // the gen_server tag, re-sent exactly as received
     std::chrono::steady_clock::time_point received;
+    // Where the request's Opts map sits in its tuple (0: it has none); its
+    // `timeout` sets the deadline (pool/deadline.hpp).
+    std::uint8_t opts_at = 0;
+    // When the caller gets {error, timeout}; set by the worker when it
+    // decodes the request. max(): none.
+    std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
 };
 
 }  // namespace pycnode::pool

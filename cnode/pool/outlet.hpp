@@ -9,6 +9,7 @@
 
 #include "app/stats.hpp"
 #include "pool/job.hpp"
+#include "pool/parked_replies.hpp"
 #include "python/pending_reply.hpp"
 
 #include <memory>
@@ -26,11 +27,23 @@ public:
     explicit Outlet(Stats& stats) : stats_(stats) {}
 
     // Any worker, attached or not. Releases what `ctx` held for the reply.
-    void answer(python::WorkerContext& ctx, const Job& job, const term::Term& reply) {
-        answer_to(ctx, job.outbox, job.reply_to.in(job.packet), job.tag.in(job.packet), job.ticket.get(), reply);
+    // False if the caller gave up (or was answered already): nothing sent.
+    bool answer(python::WorkerContext& ctx, const Job& job, const term::Term& reply) {
+        return answer_to(ctx, job.outbox, job.reply_to.in(job.packet), job.tag.in(job.packet), job.ticket.get(),
+                         reply);
     }
-    void answer_to(python::WorkerContext& ctx, const std::shared_ptr<net::Outbox>& outbox, std::string_view reply_to,
+    bool answer_to(python::WorkerContext& ctx, const std::shared_ptr<net::Outbox>& outbox, std::string_view reply_to,
                    std::string_view tag, Ticket* ticket, const term::Term& reply);
+    // answer() with {error, timeout}: the job is past its deadline.
+    void answer_timeout(python::WorkerContext& ctx, const Job& job);
+
+    // Any thread, no Python (the watchdog): {error, timeout} to the caller
+    // of a job stuck past its deadline, sent at once, if its ticket lets
+    // this side answer. The worker's own reply, if it ever comes, is dropped.
+    bool time_out_stuck(const Job& job);
+    // The same for the requests waiting on a stuck worker's loop that are
+    // past their deadline (`parked`: that worker's). How many were answered.
+    std::size_t expire_parked(ParkedReplies& parked, std::chrono::steady_clock::time_point now);
 
     // Sends the replies this thread gathered. Any worker, detached or not.
     void flush();
@@ -42,12 +55,16 @@ public:
     // or its worker stopped first (dropped).
     void unanswered(const Ticket* ticket);
 
-    // The reply of the job being run, to be sent later (python::PendingReply).
-    std::unique_ptr<python::PendingReply> defer(const Job& job);
+    // The reply of the job being run, to be sent later (python::PendingReply),
+    // listed in `parked` (the worker's) while it waits.
+    std::unique_ptr<python::PendingReply> defer(const Job& job, ParkedReplies* parked);
 
     Stats& stats() { return stats_; }
 
 private:
+    bool time_out_now(const std::shared_ptr<net::Outbox>& outbox, std::string_view reply_to, std::string_view tag,
+                      Ticket* ticket);
+
     Stats& stats_;
 };
 

@@ -1,9 +1,11 @@
 // The shared fate of one request, between the loop thread (which learns
-// that the caller gave up) and the worker that runs it.
+// that the caller gave up), the worker that runs it, and the watchdog
+// (which answers {error, timeout} for a worker stuck past the deadline).
 //
 // Every transition is one compare-and-swap, so exactly one side decides:
 // a worker starts a request only if it is still queued, answers it only if
-// it is still running, and the loop cancels it only if neither happened.
+// it is still running (as the watchdog does), and the loop cancels it only
+// if neither happened.
 #pragma once
 
 #include <atomic>
@@ -54,6 +56,7 @@ public:
     }
 
     bool cancelled() const { return fate_.load(std::memory_order_acquire) == Fate::Cancelled; }
+    bool answered() const { return fate_.load(std::memory_order_acquire) == Fate::Answered; }
     // Valid once cancel() returned Running (start() stored it before).
     int worker() const { return worker_.load(std::memory_order_relaxed); }
 

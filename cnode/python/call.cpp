@@ -1,4 +1,5 @@
-// {call, Module, Function, Args}: apply a Python function, as erlang:apply/3.
+// {call, Module, Function, Args} and {call, Module, Function, Args, Opts}:
+// apply a Python function, as erlang:apply/3.
 //
 // The request is checked before attaching (a malformed one costs no Python
 // time), then: the callable from the worker's cache, arguments to Python,
@@ -30,11 +31,14 @@ using term::Term;
 
 // Empty when the request is well formed, else what is wrong with it.
 std::string check_request(const Term& request) {
-    if (request.kind != Kind::Tuple || request.items.size() != 4 || !request.items[0].is_atom("call"))
-        return "expected {call, Module, Function, Args}";
+    std::size_t size = request.kind == Kind::Tuple ? request.items.size() : 0;
+    if ((size != 4 && size != 5) || !request.items[0].is_atom("call"))
+        return "expected {call, Module, Function, Args} or {call, Module, Function, Args, Opts}";
     if (!is_name(request.items[1])) return "Module must be a non-empty UTF-8 binary";
     if (!is_name(request.items[2])) return "Function must be a non-empty UTF-8 binary";
     if (request.items[3].kind != Kind::List) return "Args must be a proper list";
+    // Opts' keys are read before the call (`timeout`, pool/deadline.hpp); others are ignored.
+    if (size == 5 && request.items[4].kind != Kind::Map) return "Opts must be a map";
     return {};
 }
 

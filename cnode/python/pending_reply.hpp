@@ -9,6 +9,7 @@
 
 #include "term/term.hpp"
 
+#include <chrono>
 #include <memory>
 
 namespace pycnode::python {
@@ -25,6 +26,10 @@ public:
     virtual bool abandoned() const = 0;
     // Identifies the request in cancel notices (WorkerContext::cancel_waiting).
     virtual const void* key() const = 0;
+    // When the caller gets {error, timeout} (max(): never).
+    virtual std::chrono::steady_clock::time_point deadline() const = 0;
+    // Sends {error, timeout} now, in place of the reply (same rules as send).
+    virtual void time_out(WorkerContext& ctx) = 0;
 };
 
 }  // namespace pycnode::python

@@ -52,6 +52,12 @@ void Waiting::cancel() {
     if (!finished_ && task_) cancel_(ctx_, state_.get(), task_.get());
 }
 
+void Waiting::time_out() {
+    if (finished_) return;
+    reply_->time_out(ctx_);  // sent now: the task's own end sends nothing
+    if (task_) cancel_(ctx_, state_.get(), task_.get());
+}
+
 void cancel_task(WorkerContext&, PyObject*, PyObject* task) {
     PyRef cancelled = PyRef::steal(PyObject_CallMethod(task, "cancel", nullptr));
     if (!cancelled) log::warning("cancelling an abandoned request failed: {}", take_exception_text());

@@ -12,6 +12,7 @@
 #include "python/py_ref.hpp"
 #include "term/term.hpp"
 
+#include <chrono>
 #include <memory>
 
 namespace pycnode::python {
@@ -36,6 +37,10 @@ public:
     void done(PyObject* value, PyObject* error);
     // The caller gave up.
     void cancel();
+    // Past its deadline: the caller gets {error, timeout} now, and the task
+    // is stopped as for a caller that gave up.
+    void time_out();
+    std::chrono::steady_clock::time_point deadline() const { return reply_->deadline(); }
     void set_task(PyRef task) { task_ = std::move(task); }
     const void* key() const { return reply_->key(); }
     bool abandoned() const { return reply_->abandoned(); }

@@ -62,6 +62,7 @@ void WorkerContext::delete_thread_state() {
     // the requests still waiting, whose replies the servers below build.
     event_loop_.reset();
     waiting_.clear();
+    deadlines_.clear();
     destroy_extensions();
     callables_.clear();
     atoms_.clear();
@@ -162,8 +163,35 @@ EventLoop* WorkerContext::event_loop() {
     return event_loop_.get();
 }
 
+void WorkerContext::add_waiting(const void* key, Waiting* waiting) {
+    auto deadline = waiting->deadline();
+    auto by_deadline = deadline == std::chrono::steady_clock::time_point::max() ? deadlines_.end()
+                                                                                : deadlines_.emplace(deadline, key);
+    waiting_[key] = WaitingEntry{waiting, by_deadline};
+}
+
+void WorkerContext::remove_waiting(const void* key) {
+    auto it = waiting_.find(key);
+    if (it == waiting_.end()) return;
+    if (it->second.by_deadline != deadlines_.end()) deadlines_.erase(it->second.by_deadline);
+    waiting_.erase(it);
+}
+
 void WorkerContext::cancel_waiting(const void* key) {
-    if (auto it = waiting_.find(key); it != waiting_.end()) it->second->cancel();
+    if (auto it = waiting_.find(key); it != waiting_.end()) it->second.waiting->cancel();
+}
+
+// Each entry leaves the deadline index before it is timed out: time_out()
+// may end the request (and so remove it) before it returns.
+void WorkerContext::time_out_waiting(std::chrono::steady_clock::time_point now) {
+    while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
+        const void* key = deadlines_.begin()->second;
+        deadlines_.erase(deadlines_.begin());
+        auto it = waiting_.find(key);
+        if (it == waiting_.end()) continue;
+        it->second.by_deadline = deadlines_.end();
+        it->second.waiting->time_out();
+    }
 }
 
 }  // namespace pycnode::python

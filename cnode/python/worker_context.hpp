@@ -11,8 +11,10 @@
 #include "python/runtime.hpp"
 
 #include <array>
+#include <chrono>
 #include <cstddef>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -130,11 +132,20 @@ public:
     // worker is one (then it runs the job itself).
     bool hand_to_blocking() { return job_hooks_ && job_hooks_->hand_to_blocking(); }
 
-    // The requests waiting on this worker's loop, by PendingReply::key().
-    void add_waiting(const void* key, Waiting* waiting) { waiting_[key] = waiting; }
-    void remove_waiting(const void* key) { waiting_.erase(key); }
+    // The requests waiting on this worker's loop, by PendingReply::key(),
+    // and by deadline.
+    void add_waiting(const void* key, Waiting* waiting);
+    void remove_waiting(const void* key);
     // Their caller gave up: stop it (no-op if it already ended).
     void cancel_waiting(const void* key);
+    // Those past their deadline at `now` are answered {error, timeout} and
+    // stopped (Waiting::time_out).
+    void time_out_waiting(std::chrono::steady_clock::time_point now);
+    // The earliest deadline of a waiting request (max(): none).
+    std::chrono::steady_clock::time_point next_deadline() const {
+        return deadlines_.empty() ? std::chrono::steady_clock::time_point::max() : deadlines_.begin()->first;
+    }
+    std::size_t waiting_count() const { return waiting_.size(); }
 
     // How long an ASGI app whose caller left may go on after http.disconnect.
     unsigned cancel_grace_ms() const { return runtime_.cancel_grace_ms(); }
@@ -179,7 +190,13 @@ private:
     std::size_t created_ = 0;
     std::unique_ptr<EventLoop> event_loop_;
     JobHooks* job_hooks_ = nullptr;
-    std::unordered_map<const void*, Waiting*> waiting_;
+    using ByDeadline = std::multimap<std::chrono::steady_clock::time_point, const void*>;
+    struct WaitingEntry {
+        Waiting* waiting;
+        ByDeadline::iterator by_deadline;  // deadlines_.end() if it has none
+    };
+    std::unordered_map<const void*, WaitingEntry> waiting_;
+    ByDeadline deadlines_;
 };
 
 }  // namespace pycnode::python

@@ -24,7 +24,8 @@
 %% loaded, and the built-in defaults are used when it is not.
 -module(pycnode).
 
--export([ping/1, ping/2, stats/1, stats/2, call/4, call/5, request/3, default_node/0]).
+-export([ping/1, ping/2, stats/1, stats/2, health/1, health/2, call/4, call/5, request/3, default_node/0]).
+-export([wire_timeout/1]).
 
 -export([check/1, check/2]).
 
@@ -35,7 +36,9 @@
 
 -type opts() :: #{timeout => timeout(), name => atom()}.
 %% Per-call options. `timeout': milliseconds (or `infinity') to wait for the
-%% reply, default the application's `timeout' (5000). `name': the name
+%% reply, default the application's `timeout' (5000); {@link call/5},
+%% {@link py_asgi} and {@link py_wsgi} send a finite one along as the
+%% request's deadline on pycnode. `name': the name
 %% pycnode registered (its `--register' option), default the application's
 %% `name' (`pycnode').
 
@@ -118,6 +121,24 @@ stats(Node, Opts) when is_atom(Node), is_map(Opts) ->
         Other -> {error, {unexpected_reply, Other}}
     end.
 
+%% @equiv health(Node, #{})
+-spec health(node()) -> {ok, map()} | {error, error_reason()}.
+health(Node) ->
+    health(Node, #{}).
+
+%% @doc Says whether pycnode on `Node' can take work: `healthy' is false
+%% when every event worker or every blocking thread is stuck past a
+%% request's deadline and not replaced (docs/protocol.md, "health").
+%% Answered by pycnode's network thread, like {@link ping/2}, which answers
+%% `pong' even then.
+-spec health(node(), opts()) -> {ok, map()} | {error, error_reason()}.
+health(Node, Opts) when is_atom(Node), is_map(Opts) ->
+    case request(Node, health, Opts) of
+        {ok, #{healthy := Healthy} = Health} = Reply when is_boolean(Healthy), is_map(Health) -> Reply;
+        {error, _} = Error -> Error;
+        Other -> {error, {unexpected_reply, Other}}
+    end.
+
 %% @equiv call(Node, Module, Function, Args, #{})
 -spec call(node(), name(), name(), list()) -> {ok, term()} | {error, error_reason()}.
 call(Node, Module, Function, Args) ->
@@ -131,9 +152,16 @@ call(Node, Module, Function, Args) ->
 %% A Python exception is returned as `{error, {python, Type, Message,
 %% Traceback}}'. Raises `badarg' if `Module' or `Function' is not a name
 %% or `Args' is not a list.
+%%
+%% A finite `timeout' is also sent to pycnode as the request's deadline:
+%% past it pycnode stops waiting for an async function, and counts a
+%% thread still running a sync one as stuck (docs/protocol.md).
 -spec call(node(), name(), name(), list(), opts()) -> {ok, term()} | {error, error_reason()}.
 call(Node, Module, Function, Args, Opts) when is_atom(Node), is_list(Args), is_map(Opts) ->
-    Request = {call, to_binary(Module), to_binary(Function), Args},
+    Request = case wire_timeout(Opts) of
+                  #{} = Wire when map_size(Wire) =:= 0 -> {call, to_binary(Module), to_binary(Function), Args};
+                  Wire -> {call, to_binary(Module), to_binary(Function), Args, Wire}
+              end,
     case request(Node, Request, Opts) of
         {ok, _} = Reply -> Reply;
         {error, _} = Error -> Error;
@@ -168,6 +196,17 @@ request(Node, Request, Opts) when is_atom(Node), is_map(Opts) ->
     case Timeout of
         infinity -> call_here({Name, Node}, Node, Request, infinity);
         _ -> call_in_helper({Name, Node}, Node, Request, Timeout)
+    end.
+
+%% @private
+%% @doc The request options that carry the caller's timeout to pycnode:
+%% `#{timeout => Ms}' for a finite timeout (given, or the application's),
+%% `#{}' for `infinity' (pycnode's --request-timeout applies).
+-spec wire_timeout(opts()) -> #{timeout => non_neg_integer()}.
+wire_timeout(Opts) ->
+    case maps:get(timeout, Opts, application:get_env(pycnode, timeout, ?DEFAULT_TIMEOUT)) of
+        T when is_integer(T), T >= 0 -> #{timeout => T};
+        _ -> #{}
     end.
 
 %% Internal functions

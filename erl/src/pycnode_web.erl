@@ -30,7 +30,7 @@ name(What, _Name) ->
 
 %% @doc Splits `Opts' into the node to call, the options of
 %% {@link pycnode:request/3} and the options sent on the wire (only those
-%% pycnode understands: `runner').
+%% pycnode understands: `runner', and a finite `timeout' as the deadline).
 -spec options(term()) -> {ok, node(), pycnode:opts(), map()} | {error, badarg()}.
 options(Opts) when is_map(Opts) ->
     Checks = [{node, fun is_atom/1},
@@ -59,7 +59,7 @@ options(Opts, Wire) ->
                #{node := N} -> N;
                #{} -> pycnode:default_node()
            end,
-    {ok, Node, maps:with([timeout, name], Opts), Wire}.
+    {ok, Node, maps:with([timeout, name], Opts), maps:merge(Wire, pycnode:wire_timeout(Opts))}.
 
 %% @doc Sends `Request' to `Node' and passes the reply through `Check'
 %% (true for the replies the caller's contract allows); `{error, _}' replies
