@@ -13,6 +13,7 @@
 #include "net/loop.hpp"
 #include "net/node.hpp"
 #include "pool/worker_pool.hpp"
+#include "python/conversion.hpp"
 #include "python/runtime.hpp"
 
 #include <csignal>
@@ -32,6 +33,7 @@ int serve(const pycnode::Options& options) {
     // build_scope hands out Erlang references of this node.
     python::scope_store().set_identity({node.name(), node.creation()});
     python::scope_store().set_capacity(options.scope_cache);
+    python::call_conversion_defaults() = {options.call_strings_as_str, options.call_nil_as_none};
     Stats stats;
     net::Loop loop(options, stats, {node.name(), options.cookie, node.creation(), options.caller_monitors});
     pool::WorkerPool workers(runtime, {options.workers, options.threads, options.queue_limit,

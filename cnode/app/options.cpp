@@ -10,6 +10,7 @@
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <string_view>
 #include <thread>
 
 namespace pycnode {
@@ -45,6 +46,12 @@ Python:
                           at least 8)
   --pythonpath DIR        prepended to sys.path; repeatable (PYTHONPATH too)
   --preload MODULE        import MODULE at start-up; repeatable
+  --strings bytes|str     generic calls: Erlang binaries arrive as bytes
+                          (default) or as str (UTF-8); a call's Opts
+                          `strings` overrides it
+  --nil atom|none         generic calls: the atom nil is a pyrunner.Atom
+                          (default) or None, and None comes back as nil;
+                          a call's Opts `nil` overrides it
   --allow-gil             on a free-threaded build, run even if an import
                           re-enabled the GIL
 
@@ -93,7 +100,7 @@ enum OptionId {
     OptPort, OptTicktime, OptHandshake, OptHandshakes, OptMaxPacket, OptQueueLimit, OptScopeCache, OptAllowGil, OptLogLevel, OptHelp,
     OptThreads, OptMaxInFlight, OptCancelGrace, OptNoCallerMonitors, OptMaxHandshakes, OptMaxHandshakesPerAddress, OptDrainTimeout,
     OptMaxOutput, OptOutputStall,
-    OptRequestTimeout, OptMaxStuck,
+    OptRequestTimeout, OptMaxStuck, OptStrings, OptNil,
 };
 
 const option long_options[] = {
@@ -124,6 +131,8 @@ const option long_options[] = {
     {"max-stuck", required_argument, nullptr, OptMaxStuck},
     {"scope-cache", required_argument, nullptr, OptScopeCache},
     {"allow-gil", no_argument, nullptr, OptAllowGil},
+    {"strings", required_argument, nullptr, OptStrings},
+    {"nil", required_argument, nullptr, OptNil},
     {"log-level", required_argument, nullptr, OptLogLevel},
     {"help", no_argument, nullptr, OptHelp},
     {nullptr, 0, nullptr, 0},
@@ -293,6 +302,16 @@ int parse_options(int argc, char** argv, Options& out) {
             case OptScopeCache:
                 if (!parse_number(optarg, 1, 1u << 20, n)) return fail("--scope-cache takes 1..1048576");
                 out.scope_cache = static_cast<std::size_t>(n);
+                break;
+            case OptStrings:
+                if (std::string_view(optarg) != "str" && std::string_view(optarg) != "bytes")
+                    return fail("--strings takes bytes or str");
+                out.call_strings_as_str = std::string_view(optarg) == "str";
+                break;
+            case OptNil:
+                if (std::string_view(optarg) != "none" && std::string_view(optarg) != "atom")
+                    return fail("--nil takes atom or none");
+                out.call_nil_as_none = std::string_view(optarg) == "none";
                 break;
             case OptLogLevel:
                 if (!log::parse_level(optarg, out.log_level)) return fail("unknown --log-level");

@@ -36,6 +36,8 @@ struct Options {
     bool caller_monitors = true;  // offer monitors by name: cancel requests whose caller gave up
     std::size_t scope_cache = 1024;
     bool allow_gil = false;
+    bool call_strings_as_str = false;  // --strings str: generic calls get binaries as str
+    bool call_nil_as_none = false;     // --nil none: generic calls map nil <-> None
     log::Level log_level = log::Level::Info;
 
     std::string node_name() const { return alive + "@" + host; }

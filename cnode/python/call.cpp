@@ -7,6 +7,7 @@
 // blocking thread; an async one (or any call that returns an awaitable) is
 // awaited on an event worker's loop, many at once (call_routes.hpp says
 // how a call finds its kind of worker).
+#include "python/call_options.hpp"
 #include "python/call_routes.hpp"
 #include "python/errors.hpp"
 #include "python/event_loop.hpp"
@@ -37,7 +38,6 @@ std::string check_request(const Term& request) {
     if (!is_name(request.items[1])) return "Module must be a non-empty UTF-8 binary";
     if (!is_name(request.items[2])) return "Function must be a non-empty UTF-8 binary";
     if (request.items[3].kind != Kind::List) return "Args must be a proper list";
-    // Opts' keys are read before the call (`timeout`, pool/deadline.hpp); others are ignored.
     if (size == 5 && request.items[4].kind != Kind::Map) return "Opts must be a map";
     return {};
 }
@@ -59,7 +59,8 @@ public:
         refs()[index] = std::move(arg);
     }
     PyObject* const* args() { return slots() + 1; }
-    std::size_t nargsf() const { return count_ | PY_VECTORCALL_ARGUMENTS_OFFSET; }
+    // Positional arguments only: keyword values follow them in args().
+    std::size_t nargsf(std::size_t positional) const { return positional | PY_VECTORCALL_ARGUMENTS_OFFSET; }
 
 private:
     static constexpr std::size_t inline_capacity = 8;
@@ -78,13 +79,36 @@ private:
 // {ok, Value} without copying Value, which may be a large tree.
 Term ok_reply(Term value) { return Term::tuple_of(Term::make_atom("ok"), std::move(value)); }
 
-// Attached only. Empty when every argument converted, else the detail.
-std::string convert_arguments(WorkerContext& ctx, const std::vector<Term>& terms, ArgumentVector& args) {
+// Attached only. Empty when every argument converted, else the detail,
+// naming the argument.
+std::string convert_arguments(WorkerContext& ctx, const std::vector<Term>& terms, const CallOptions& options,
+                              ArgumentVector& args) {
     for (std::size_t i = 0; i < terms.size(); ++i) {
         PyRef arg;
-        if (auto status = to_python(ctx, terms[i], arg); !status)
+        if (auto status = to_python(ctx, terms[i], arg, options.conversion); !status)
             return fmt::format("argument {}: {}", i + 1, status.detail());
         args.set(i, std::move(arg));
+    }
+    return {};
+}
+
+// Attached only. Keyword arguments go after the positional ones in `args`,
+// their names in `kwnames` (the vectorcall convention).
+std::string convert_keywords(WorkerContext& ctx, const std::vector<Keyword>& keywords, std::size_t first,
+                             const CallOptions& options, ArgumentVector& args, PyRef& kwnames) {
+    if (keywords.empty()) return {};
+    kwnames = PyRef::steal(PyTuple_New(static_cast<Py_ssize_t>(keywords.size())));
+    if (!kwnames) return "keyword names: " + take_exception_text();
+    for (std::size_t i = 0; i < keywords.size(); ++i) {
+        PyObject* name = PyUnicode_FromStringAndSize(keywords[i].name.data(),
+                                                     static_cast<Py_ssize_t>(keywords[i].name.size()));
+        if (!name) return "keyword names: " + take_exception_text();
+        PyUnicode_InternInPlace(&name);
+        PyTuple_SET_ITEM(kwnames.get(), static_cast<Py_ssize_t>(i), name);
+        PyRef value;
+        if (auto status = to_python(ctx, *keywords[i].value, value, options.conversion); !status)
+            return fmt::format("keyword argument {}: {}", keywords[i].name, status.detail());
+        args.set(first + i, std::move(value));
     }
     return {};
 }
@@ -107,21 +131,30 @@ bool is_coroutine_function(PyObject* callable) {
     return is > 0;
 }
 
-term::Term value_reply(WorkerContext& ctx, PyObject* result, term::ByteArena& arena) {
+term::Term value_reply(WorkerContext& ctx, PyObject* result, term::ByteArena& arena, bool nil_as_none) {
     if (!result) return python_error_reply(ctx, arena);
     Term value;
-    if (auto status = from_python(ctx, result, arena, value); !status) return bad_result_reply(arena, status.detail());
+    if (auto status = from_python(ctx, result, arena, value, nil_as_none); !status)
+        return bad_result_reply(arena, status.detail());
     return ok_reply(std::move(value));
 }
 
-term::Term finish_async_call(WorkerContext& ctx, PyObject*, PyObject* result, term::ByteArena& arena) {
-    return value_reply(ctx, result, arena);
+// `state` carries the call's one option that matters after the await:
+// Py_True when None goes back as nil.
+term::Term finish_async_call(WorkerContext& ctx, PyObject* state, PyObject* result, term::ByteArena& arena) {
+    return value_reply(ctx, result, arena, state == Py_True);
 }
 
 }  // namespace
 
 term::Term run_call(WorkerContext& ctx, const term::Term& request, term::ByteArena& arena) {
     if (std::string problem = check_request(request); !problem.empty()) return bad_request_reply(arena, problem);
+    CallOptions options;
+    std::vector<Keyword> keywords;
+    if (std::string problem = read_call_options(request, options); !problem.empty())
+        return bad_request_reply(arena, problem);
+    if (options.kwargs) keyword_pairs(*options.kwargs, keywords);  // checked by read_call_options
+    const bool nil_as_none = options.conversion.nil_as_none;
     const auto& module = request.items[1].bytes;
     const auto& function = request.items[2].bytes;
     const auto& arg_terms = request.items[3].items;
@@ -138,18 +171,24 @@ term::Term run_call(WorkerContext& ctx, const term::Term& request, term::ByteAre
             return {};
         }
     }
-    ArgumentVector args(arg_terms.size());
-    if (std::string problem = convert_arguments(ctx, arg_terms, args); !problem.empty())
+    ArgumentVector args(arg_terms.size() + keywords.size());
+    PyRef kwnames;
+    if (std::string problem = convert_arguments(ctx, arg_terms, options, args); !problem.empty())
         return bad_request_reply(arena, problem);
-    PyRef result = PyRef::steal(PyObject_Vectorcall(callable, args.args(), args.nargsf(), nullptr));
-    if (!result || !is_awaitable(result.get())) return value_reply(ctx, result.get(), arena);
+    if (std::string problem = convert_keywords(ctx, keywords, arg_terms.size(), options, args, kwnames);
+        !problem.empty())
+        return bad_request_reply(arena, problem);
+    PyRef result =
+        PyRef::steal(PyObject_Vectorcall(callable, args.args(), args.nargsf(arg_terms.size()), kwnames.get()));
+    if (!result || !is_awaitable(result.get())) return value_reply(ctx, result.get(), arena, nil_as_none);
 
     // A sync function that returned an awaitable: next time, an event worker.
     call_routes().record(module, function, CallKind::Async);
     PyRef awaited;
-    if (await_or_defer(ctx, result.get(), awaited, nullptr, &finish_async_call, &cancel_task) == Awaited::Deferred)
+    PyObject* state = nil_as_none ? Py_True : nullptr;
+    if (await_or_defer(ctx, result.get(), awaited, state, &finish_async_call, &cancel_task) == Awaited::Deferred)
         return {};
-    return value_reply(ctx, awaited.get(), arena);
+    return value_reply(ctx, awaited.get(), arena, nil_as_none);
 }
 
 }  // namespace pycnode::python

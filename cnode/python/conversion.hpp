@@ -15,6 +15,18 @@ namespace pycnode::python {
 // rather than a stack overflow. It matches the term reader's limit.
 inline constexpr int max_conversion_depth = 512;
 
+// How terms and Python values map where there is a choice, per generic
+// call (its Opts) over the node's defaults (--strings, --nil); docs/terms.md.
+// Web requests (ASGI, WSGI) always use the plain mapping.
+struct ConversionOptions {
+    bool binaries_as_str = false;  // binaries arrive as str (UTF-8, strict) instead of bytes
+    bool nil_as_none = false;      // the atom nil is None, and None comes back as nil (Elixir)
+};
+
+// The node's defaults for generic calls; set once at start-up, before any
+// worker runs, read-only afterwards.
+ConversionOptions& call_conversion_defaults();
+
 class ConversionStatus {
 public:
     static ConversionStatus success() { return ConversionStatus(); }

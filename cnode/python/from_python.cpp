@@ -69,9 +69,10 @@ std::vector<DictEntry> snapshot(PyObject* dict) {
 // and leaves the reason in `error`.
 class PythonToTerm {
 public:
-    PythonToTerm(WorkerContext& ctx, term::ByteArena& arena)
+    PythonToTerm(WorkerContext& ctx, term::ByteArena& arena, bool nil_as_none)
         : ctx_(ctx),
           arena_(arena),
+          none_atom_(nil_as_none ? "nil" : "undefined"),
           atom_type_(reinterpret_cast<PyTypeObject*>(ctx.atom_type())),
           opaque_type_(reinterpret_cast<PyTypeObject*>(ctx.opaque_type())) {}
 
@@ -100,6 +101,7 @@ private:
 
     WorkerContext& ctx_;
     term::ByteArena& arena_;
+    const char* none_atom_;
     PyTypeObject* atom_type_;
     PyTypeObject* opaque_type_;
     std::string error_;
@@ -111,7 +113,7 @@ bool PythonToTerm::convert(PyObject* obj, int depth, Term& out) {
                                 max_conversion_depth));
     // The singletons first (bool is an int), then the exact built-in types:
     // the common case costs a pointer comparison or two.
-    if (obj == Py_None) return out = Term::make_atom("undefined"), true;
+    if (obj == Py_None) return out = Term::make_atom(none_atom_), true;
     if (obj == Py_True) return out = Term::make_atom("true"), true;
     if (obj == Py_False) return out = Term::make_atom("false"), true;
     PyTypeObject* type = Py_TYPE(obj);
@@ -280,8 +282,9 @@ unsigned PythonToTerm::key_origin(PyObject* key) const {
 
 }  // namespace
 
-ConversionStatus from_python(WorkerContext& ctx, PyObject* obj, term::ByteArena& arena, term::Term& out) {
-    PythonToTerm conversion(ctx, arena);
+ConversionStatus from_python(WorkerContext& ctx, PyObject* obj, term::ByteArena& arena, term::Term& out,
+                             bool nil_as_none) {
+    PythonToTerm conversion(ctx, arena, nil_as_none);
     if (conversion.convert(obj, 0, out)) return ConversionStatus::success();
     PyErr_Clear();  // the detail already says what went wrong
     return ConversionStatus::failure(conversion.error().empty() ? "conversion failed" : conversion.error());

@@ -20,6 +20,8 @@ class WorkerContext;
 // Attached only. On success `out` is a term whose bytes live in `arena`; on
 // failure the status says why ("cannot convert set to an Erlang term") and
 // no Python exception is left set.
-ConversionStatus from_python(WorkerContext& ctx, PyObject* obj, term::ByteArena& arena, term::Term& out);
+// With `nil_as_none`, None becomes nil instead of undefined.
+ConversionStatus from_python(WorkerContext& ctx, PyObject* obj, term::ByteArena& arena, term::Term& out,
+                             bool nil_as_none = false);
 
 }  // namespace pycnode::python

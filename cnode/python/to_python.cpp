@@ -18,7 +18,7 @@ using term::Term;
 // empty PyRef and leaves the reason in `error`, never a Python exception.
 class TermToPython {
 public:
-    explicit TermToPython(WorkerContext& ctx) : ctx_(ctx) {}
+    TermToPython(WorkerContext& ctx, const ConversionOptions& options) : ctx_(ctx), options_(options) {}
 
     PyRef convert(const Term& t, int depth);
     const std::string& error() const { return error_; }
@@ -35,6 +35,7 @@ private:
         return fail(fmt::format("{}: {}", what, take_exception_text()));
     }
 
+    PyRef binary(std::string_view bytes);
     PyRef big_integer(const Term& t);
     PyRef atom(std::string_view name);
     PyRef list(const std::vector<Term>& items, int depth);
@@ -43,6 +44,7 @@ private:
     PyRef opaque(std::string_view ext);
 
     WorkerContext& ctx_;
+    const ConversionOptions& options_;
     std::string error_;
 };
 
@@ -54,15 +56,25 @@ PyRef TermToPython::convert(const Term& t, int depth) {
         case Kind::BigInteger: return big_integer(t);
         case Kind::Float: return checked(PyFloat_FromDouble(t.real), "float");
         case Kind::Atom: return atom(t.bytes);
-        case Kind::Binary:
-            return checked(PyBytes_FromStringAndSize(t.bytes.data(), static_cast<Py_ssize_t>(t.bytes.size())),
-                           "binary");
+        case Kind::Binary: return binary(t.bytes);
         case Kind::List: return list(t.items, depth);
         case Kind::Tuple: return tuple(t.items, depth);
         case Kind::Map: return map(t.items, depth);
         case Kind::Opaque: return opaque(t.bytes);
     }
     return fail("term of an unknown kind");
+}
+
+PyRef TermToPython::binary(std::string_view bytes) {
+    if (!options_.binaries_as_str)
+        return checked(PyBytes_FromStringAndSize(bytes.data(), static_cast<Py_ssize_t>(bytes.size())), "binary");
+    PyObject* text = PyUnicode_DecodeUTF8(bytes.data(), static_cast<Py_ssize_t>(bytes.size()), "strict");
+    if (!text) {
+        PyErr_Clear();
+        return fail("binary is not valid UTF-8, so it cannot be a str (strings => str); send it with "
+                    "strings => bytes");
+    }
+    return PyRef::steal(text);
 }
 
 // The magnitude arrives little-endian and unsigned, the sign apart.
@@ -83,7 +95,7 @@ PyRef TermToPython::big_integer(const Term& t) {
 PyRef TermToPython::atom(std::string_view name) {
     if (name == "true") return PyRef::borrow(Py_True);
     if (name == "false") return PyRef::borrow(Py_False);
-    if (name == "undefined") return PyRef::borrow(Py_None);
+    if (name == "undefined" || (options_.nil_as_none && name == "nil")) return PyRef::borrow(Py_None);
     return checked(ctx_.make_atom(name).release(), "atom");
 }
 
@@ -134,8 +146,13 @@ PyRef TermToPython::opaque(std::string_view ext) {
 
 }  // namespace
 
-ConversionStatus to_python(WorkerContext& ctx, const term::Term& term, PyRef& out) {
-    TermToPython conversion(ctx);
+ConversionOptions& call_conversion_defaults() {
+    static ConversionOptions defaults;
+    return defaults;
+}
+
+ConversionStatus to_python(WorkerContext& ctx, const term::Term& term, PyRef& out, const ConversionOptions& options) {
+    TermToPython conversion(ctx, options);
     out = conversion.convert(term, 0);
     if (out) return ConversionStatus::success();
     PyErr_Clear();  // the detail already says what went wrong

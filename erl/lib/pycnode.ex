@@ -16,6 +16,10 @@ defmodule Pycnode do
   """
 
   @type name :: String.t() | atom()
+
+  # Elixir strings are binaries and its nil is an atom: what an Elixir user
+  # means by them is Python's str and None.
+  @elixir_call_defaults %{strings: :str, nil: :none}
   @type opts :: keyword() | map()
 
   @doc "`:pong` if pycnode on `node` answers (no Python involved)."
@@ -26,10 +30,16 @@ defmodule Pycnode do
   @spec stats(node(), opts()) :: {:ok, map()} | {:error, term()}
   def stats(node, opts \\ []), do: :pycnode.stats(node, to_map(opts))
 
-  @doc "`module.function(*args)` in Python on `node`."
+  @doc """
+  `module.function(*args, **kwargs)` in Python on `node`.
+
+  From Elixir, strings arrive as Python `str` and `nil` is `None` (both
+  ways) unless `strings: :bytes` or `nil: :atom` says otherwise; `kwargs:`
+  takes a keyword list or a map.
+  """
   @spec call(node(), name(), name(), list(), opts()) :: {:ok, term()} | {:error, term()}
   def call(node, module, function, args, opts \\ []) when is_list(args),
-    do: :pycnode.call(node, module, function, args, to_map(opts))
+    do: :pycnode.call(node, module, function, args, Map.merge(@elixir_call_defaults, to_map(opts)))
 
   @doc "`:ok`, or why pycnode on `node` does not answer (see `:pycnode.check/2`)."
   @spec check(node(), opts()) :: :ok | {:error, term()}

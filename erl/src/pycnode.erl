@@ -34,13 +34,19 @@
 -define(DEFAULT_NAME, pycnode).
 -define(DEFAULT_TIMEOUT, 5000).
 
--type opts() :: #{timeout => timeout(), name => atom()}.
+-type opts() :: #{timeout => timeout(), name => atom(),
+                  kwargs => #{atom() | binary() => term()} | [{atom() | binary(), term()}],
+                  strings => bytes | str, nil => atom | none}.
 %% Per-call options. `timeout': milliseconds (or `infinity') to wait for the
 %% reply, default the application's `timeout' (5000); {@link call/5},
 %% {@link py_asgi} and {@link py_wsgi} send a finite one along as the
 %% request's deadline on pycnode. `name': the name
 %% pycnode registered (its `--register' option), default the application's
-%% `name' (`pycnode').
+%% `name' (`pycnode'). For {@link call/5} only: `kwargs', keyword
+%% arguments (`Function(*Args, **Kwargs)'); `strings => str', binaries
+%% arrive as Python `str' (UTF-8) instead of `bytes'; `nil => none', the
+%% atom `nil' is `None' and `None' comes back as `nil' (docs/terms.md). Their
+%% defaults are pycnode's `--strings' and `--nil' (bytes, atom).
 
 -type name() :: binary() | atom() | string().
 %% A Python module or function name; sent to pycnode as a UTF-8 binary.
@@ -158,7 +164,7 @@ call(Node, Module, Function, Args) ->
 %% thread still running a sync one as stuck (docs/protocol.md).
 -spec call(node(), name(), name(), list(), opts()) -> {ok, term()} | {error, error_reason()}.
 call(Node, Module, Function, Args, Opts) when is_atom(Node), is_list(Args), is_map(Opts) ->
-    Request = case wire_timeout(Opts) of
+    Request = case maps:merge(wire_timeout(Opts), maps:with([kwargs, strings, nil], Opts)) of
                   #{} = Wire when map_size(Wire) =:= 0 -> {call, to_binary(Module), to_binary(Function), Args};
                   Wire -> {call, to_binary(Module), to_binary(Function), Args, Wire}
               end,

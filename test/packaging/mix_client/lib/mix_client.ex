@@ -10,7 +10,13 @@ defmodule MixClient do
       {:call, Pycnode.call(node, "operator", :add, [1, 2]), {:ok, 3}},
       {:call_opts, Pycnode.call(node, :math, :factorial, [5], timeout: 2000), {:ok, 120}},
       {:stats, match?({:ok, %{workers: _}}, Pycnode.stats(node)), true},
-      {:python_error, elem(Pycnode.call(node, :math, :sqrt, [-1]), 0), :error}
+      {:python_error, elem(Pycnode.call(node, :math, :sqrt, [-1]), 0), :error},
+      # Elixir strings arrive as str and nil is None, both ways.
+      {:json, Pycnode.call(node, :json, :dumps, [%{"a" => [1, 2.5, true, nil]}]), {:ok, ~s({"a": [1, 2.5, true, null]})}},
+      {:none, Pycnode.call(node, :json, :loads, ["null"]), {:ok, nil}},
+      {:kwargs, Pycnode.call(node, :builtins, :sorted, [[3, 1, 2]], kwargs: [reverse: true]), {:ok, [3, 2, 1]}},
+      {:str_len, Pycnode.call(node, :builtins, :len, ["é"]), {:ok, 1}},
+      {:bytes_len, Pycnode.call(node, :builtins, :len, ["é"], strings: :bytes), {:ok, 2}}
     ]
 
     for {name, got, _} <- checks, do: IO.puts("mix_client: #{name} -> #{inspect(got)}")

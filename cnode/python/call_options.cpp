@@ -1,0 +1,77 @@
+#include "python/call_options.hpp"
+
+#include "python/request_checks.hpp"
+
+#include <fmt/format.h>
+
+namespace pycnode::python {
+namespace {
+
+using term::Kind;
+using term::Term;
+
+bool key_name(const Term& key, std::string_view& name) {
+    if (key.kind != Kind::Atom && key.kind != Kind::Binary) return false;
+    name = key.bytes;
+    return true;
+}
+
+// One of two words, as an atom or a binary.
+std::string choice(const Term& value, std::string_view key, std::string_view yes, std::string_view no, bool& out) {
+    std::string_view word;
+    if (key_name(value, word) && (word == yes || word == no)) {
+        out = word == yes;
+        return {};
+    }
+    return fmt::format("option {} takes {} or {}", key, yes, no);
+}
+
+}  // namespace
+
+std::string read_call_options(const Term& request, CallOptions& out) {
+    if (request.items.size() < 5) return {};
+    const Term& opts = request.items[4];
+    for (std::size_t i = 0; i + 1 < opts.items.size(); i += 2) {
+        std::string_view key;
+        if (!key_name(opts.items[i], key)) return "option keys are atoms or binaries";
+        const Term& value = opts.items[i + 1];
+        if (key == "timeout") continue;  // the pool's (pool/deadline.hpp)
+        if (key == "strings") {
+            if (auto problem = choice(value, key, "str", "bytes", out.conversion.binaries_as_str); !problem.empty())
+                return problem;
+        } else if (key == "nil") {
+            if (auto problem = choice(value, key, "none", "atom", out.conversion.nil_as_none); !problem.empty())
+                return problem;
+        } else if (key == "kwargs") {
+            std::vector<Keyword> pairs;
+            if (auto problem = keyword_pairs(value, pairs); !problem.empty()) return problem;
+            out.kwargs = &value;
+        } else {
+            return fmt::format("unknown option {} (call options: kwargs, strings, nil, timeout)", key);
+        }
+    }
+    return {};
+}
+
+std::string keyword_pairs(const Term& kwargs, std::vector<Keyword>& out) {
+    auto add = [&](const Term& key, const Term& value) -> std::string {
+        std::string_view name;
+        if (!key_name(key, name) || name.empty() || !term::ext::valid_utf8(name))
+            return "kwargs keys are non-empty atoms or UTF-8 binaries";
+        out.push_back({name, &value});
+        return {};
+    };
+    if (kwargs.kind == Kind::Map) {
+        for (std::size_t i = 0; i + 1 < kwargs.items.size(); i += 2)
+            if (auto problem = add(kwargs.items[i], kwargs.items[i + 1]); !problem.empty()) return problem;
+        return {};
+    }
+    if (kwargs.kind != Kind::List) return "kwargs is a map or a list of {Key, Value}";
+    for (const Term& pair : kwargs.items) {
+        if (pair.kind != Kind::Tuple || pair.items.size() != 2) return "kwargs is a map or a list of {Key, Value}";
+        if (auto problem = add(pair.items[0], pair.items[1]); !problem.empty()) return problem;
+    }
+    return {};
+}
+
+}  // namespace pycnode::python
