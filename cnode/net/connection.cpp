@@ -89,8 +89,22 @@ void Connection::close(std::string_view why) {
     uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), close_cb);
 }
 
+// Closing at once with bytes unread (the peer's DEMONITOR_Ps and ticks
+// that crossed our last replies) would make the kernel reset the
+// connection, and the peer could lose replies it had not read yet. So: FIN
+// after the queued writes (uv_shutdown), then wait for the peer's.
+void Connection::finish(std::string_view why) {
+    if (closing_ || finishing_) return;
+    if (!opened_) return close(why);
+    finishing_ = true;
+    finish_reason_ = why;
+    out_.clear();
+    shutdown_req_.data = this;
+    if (uv_shutdown(&shutdown_req_, stream(), [](uv_shutdown_t*, int) {}) != 0) close(why);
+}
+
 void Connection::queue(std::string packet) {
-    if (!closing_) out_.push_back(std::move(packet));
+    if (!closing_ && !finishing_) out_.push_back(std::move(packet));
 }
 
 void Connection::flush() {
@@ -129,7 +143,7 @@ void Connection::write_backlog() {
 }
 
 void Connection::check_liveness(std::uint64_t now_ms, std::uint64_t tick_ms, std::uint64_t timeout_ms) {
-    if (closing_) return;
+    if (closing_ || finishing_) return;
     if (outbox_->take_wrote()) last_write_ms_ = now_ms;
     if (check_output(now_ms)) return;
     if (reading_ && now_ms - last_read_ms_ > timeout_ms)
@@ -191,17 +205,22 @@ void Connection::on_tick() {
 }
 
 void Connection::on_packet(Packet packet) {
-    if (!closing_) loop_.dispatcher().on_packet(*this, std::move(packet));
+    if (!closing_ && !finishing_) loop_.dispatcher().on_packet(*this, std::move(packet));
 }
 
 void Connection::on_oversize(std::string_view prefix, std::uint64_t size) {
-    if (!closing_) loop_.dispatcher().on_oversize(*this, prefix, size);
+    if (!closing_ && !finishing_) loop_.dispatcher().on_oversize(*this, prefix, size);
 }
 
 void Connection::on_read(ssize_t nread) {
     loop_.backlogs().consumer_awake();  // an I/O callback: the loop drains backlogs again before it sleeps
+    if (nread < 0 && finishing_) return close(finish_reason_);
     if (nread < 0) return close(nread == UV_EOF ? "the peer closed it" : uv_strerror(static_cast<int>(nread)));
     if (nread == 0) return;
+    if (finishing_) {
+        reader_.commit(static_cast<std::size_t>(nread), *this);  // keeps the reader in step; the sink ignores it
+        return;
+    }
     last_read_ms_ = uv_now(loop_.uv());
     reader_.commit(static_cast<std::size_t>(nread), *this);
     flush();

@@ -37,6 +37,10 @@ public:
     bool open(int fd);
     // Idempotent. The loop frees the connection once libuv has closed the handle.
     void close(std::string_view why);
+    // Closes once what was written has left and the peer has closed its
+    // side: FIN first, then read (and discard) until the peer's FIN. The
+    // loop closes what is still open after a while (Loop::stop).
+    void finish(std::string_view why);
 
     // Queues a complete packet; it is written at the next flush().
     void queue(std::string packet);
@@ -92,6 +96,9 @@ private:
     bool stall_watched_ = false;  // over the bound: is the socket taking anything?
     bool writing_ = false;        // a uv_write of the backlog is in flight
     bool closing_ = false;
+    bool finishing_ = false;       // finish(): our FIN is sent or queued; what arrives is discarded
+    std::string finish_reason_;
+    uv_shutdown_t shutdown_req_{};
     bool releasing_ = false;      // closing: its memory goes back to the system (begin_release)
 };
 

@@ -18,6 +18,9 @@ uv_handle_t* as_handle(Handle* h) {
     return reinterpret_cast<uv_handle_t*>(h);
 }
 
+// How long, once stopping, a connection may wait for its peer's FIN.
+constexpr std::uint64_t linger_ms = 2000;
+
 void check(int err, const char* what) {
     if (err) throw std::runtime_error(fmt::format("{}: {}", what, uv_strerror(err)));
 }
@@ -47,6 +50,7 @@ Loop::Loop(const Options& options, Stats& stats, HandshakeIdentity me)
     uv_unref(as_handle(&before_sleep_));
     check(uv_timer_init(&loop_, &tick_timer_), "uv_timer_init");
     check(uv_timer_init(&loop_, &drain_timer_), "uv_timer_init");
+    check(uv_timer_init(&loop_, &linger_timer_), "uv_timer_init");
     check(uv_signal_init(&loop_, &sigint_), "uv_signal_init");
     check(uv_signal_init(&loop_, &sigterm_), "uv_signal_init");
 }
@@ -81,7 +85,19 @@ void Loop::stop() {
     if (stopping_) return;
     stopping_ = true;
     listener_.stop();
-    for (auto& [id, conn] : connections_) conn->close("pycnode is stopping");
+    // Each connection sends FIN after its last write and closes when the
+    // peer closes its side (an Erlang node does at once); the linger timer
+    // closes the rest.
+    for (std::uint64_t id : connection_ids()) connections_.at(id)->finish("pycnode is stopping");
+    uv_timer_start(&linger_timer_,
+                   [](uv_timer_t* t) {
+                       auto* self = static_cast<Loop*>(t->loop->data);
+                       for (std::uint64_t id : self->connection_ids())
+                           self->connections_.at(id)->close("pycnode is stopping");
+                       uv_close(as_handle(t), nullptr);
+                   },
+                   linger_ms, 0);
+    if (connections_.empty()) uv_close(as_handle(&linger_timer_), nullptr);
     uv_close(as_handle(&tick_timer_), nullptr);
     uv_close(as_handle(&drain_timer_), nullptr);
     uv_close(as_handle(&sigint_), nullptr);
@@ -140,7 +156,20 @@ std::vector<std::string_view> Loop::peers() const {
     return names;
 }
 
-void Loop::forget(std::uint64_t id) { connections_.erase(id); }
+// A copy: closing a connection may forget it (erase it from the map).
+std::vector<std::uint64_t> Loop::connection_ids() const {
+    std::vector<std::uint64_t> ids;
+    ids.reserve(connections_.size());
+    for (const auto& entry : connections_) ids.push_back(entry.first);
+    return ids;
+}
+
+void Loop::forget(std::uint64_t id) {
+    connections_.erase(id);
+    // Stopping and every peer has closed: nothing left to linger for.
+    if (stopping_ && connections_.empty() && !uv_is_closing(as_handle(&linger_timer_)))
+        uv_close(as_handle(&linger_timer_), nullptr);
+}
 
 void Loop::adopt(int fd, std::string peer) {
     std::uint64_t id = next_id_++;

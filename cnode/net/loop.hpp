@@ -65,6 +65,7 @@ private:
     void begin_drain(int signum);
     void check_drain();
     bool all_drained() const;
+    std::vector<std::uint64_t> connection_ids() const;
 
     const Options& options_;
     Stats& stats_;
@@ -73,6 +74,7 @@ private:
     uv_prepare_t before_sleep_{};  // the last callback before the loop blocks: writes backlogs
     uv_timer_t tick_timer_{};
     uv_timer_t drain_timer_{};
+    uv_timer_t linger_timer_{};  // after stop(): closes connections whose peer did not close its side
     uv_signal_t sigint_{};
     uv_signal_t sigterm_{};
 
