@@ -35,6 +35,12 @@ public:
         if (kinds_.size() < limit || kinds_.count(key)) kinds_[std::move(key)] = kind;
     }
 
+    // Code was reloaded: a function may have changed kind.
+    void forget_all() {
+        std::unique_lock lock(mutex_);
+        kinds_.clear();
+    }
+
 private:
     static constexpr std::size_t limit = 65536;
     static void fill_key(std::string& key, std::string_view module, std::string_view function) {

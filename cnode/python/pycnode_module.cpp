@@ -5,6 +5,8 @@
 #include "python/pycnode_module.hpp"
 
 #include "app/log.hpp"
+#include "python/call_routes.hpp"
+#include "python/code_generation.hpp"
 #include "python/errors.hpp"
 
 #include <string>
@@ -57,6 +59,14 @@ PyObject* module_log_level(PyObject*, PyObject*) {
     return PyLong_FromLong(level);
 }
 
+// code_changed() -> None: modules were reloaded; every worker resolves its
+// callables again, and sync/async routes are learnt again.
+PyObject* module_code_changed(PyObject*, PyObject*) {
+    code_generation().fetch_add(1, std::memory_order_acq_rel);
+    call_routes().forget_all();
+    Py_RETURN_NONE;
+}
+
 int module_exec(PyObject* module) {
     const struct {
         const char* name;
@@ -73,6 +83,8 @@ PyMethodDef module_methods[] = {
      "log(level, message)\n--\n\nWrite one line to pycnode's log (levels: DEBUG=0 .. ERROR=3)."},
     {"log_level", &module_log_level, METH_NOARGS,
      "log_level()\n--\n\nThe lowest level pycnode's log writes."},
+    {"code_changed", &module_code_changed, METH_NOARGS,
+     "code_changed()\n--\n\nModules were reloaded: workers resolve functions again."},
     {nullptr, nullptr, 0, nullptr},
 };
 

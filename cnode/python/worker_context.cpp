@@ -1,5 +1,7 @@
 #include "python/worker_context.hpp"
 
+#include "python/code_generation.hpp"
+
 #include "python/errors.hpp"
 #include "python/event_loop.hpp"
 #include "python/waiting.hpp"
@@ -127,6 +129,10 @@ PyRef WorkerContext::make_atom(std::string_view utf8_name) {
 }
 
 PyObject* WorkerContext::callable(std::string_view module, std::string_view function) {
+    if (std::uint64_t now = code_generation().load(std::memory_order_acquire); now != cache_generation_) {
+        callables_.clear();  // code was reloaded: resolve everything again
+        cache_generation_ = now;
+    }
     key_scratch_.assign(module);
     key_scratch_.push_back('\0');
     key_scratch_.append(function);

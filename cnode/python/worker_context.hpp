@@ -95,8 +95,8 @@ public:
     PyRef make_atom(std::string_view utf8_name);
 
     // `module.function` (function may be a dotted path such as
-    // "Klass.method"), resolved once per worker and cached: a module reloaded
-    // later keeps serving the function first found. Borrowed from the cache;
+    // "Klass.method"), resolved once per worker and cached until code is
+    // reloaded (code_generation.hpp). Borrowed from the cache;
     // null with the ImportError/AttributeError/... set on error (failures
     // are not cached, so a module that appears later is found).
     PyObject* callable(std::string_view module, std::string_view function);
@@ -184,6 +184,7 @@ private:
     PyRef opaque_type_;
     Cache atoms_;
     Cache callables_;         // key: module '\0' function
+    std::uint64_t cache_generation_ = 0;  // code_generation() when callables_ was (re)started
     std::string key_scratch_;  // reused to build callable keys without allocating
     std::array<std::unique_ptr<WorkerExtension>, max_extensions> extensions_;
     std::array<std::size_t, max_extensions> creation_order_{};

@@ -41,6 +41,20 @@ defmodule Pycnode do
   def call(node, module, function, args, opts \\ []) when is_list(args),
     do: :pycnode.call(node, module, function, args, Map.merge(@elixir_call_defaults, to_map(opts)))
 
+  @doc "The value of a Python expression in a named namespace (`:pycnode.eval/4`; `namespace:` option)."
+  @spec eval(node(), String.t(), map(), opts()) :: {:ok, term()} | {:error, term()}
+  def eval(node, expression, bindings \\ %{}, opts \\ []),
+    do: :pycnode.eval(node, expression, bindings, Map.merge(@elixir_call_defaults, to_map(opts)))
+
+  @doc "Runs Python statements in a named namespace (`:pycnode.exec/4`)."
+  @spec exec(node(), String.t(), map(), opts()) :: :ok | {:error, term()}
+  def exec(node, statements, bindings \\ %{}, opts \\ []),
+    do: :pycnode.exec(node, statements, bindings, Map.merge(@elixir_call_defaults, to_map(opts)))
+
+  @doc "Reloads a Python module (`prefix: true`: and every module under it) on `node`."
+  @spec reload(node(), name(), opts()) :: {:ok, [String.t()]} | {:error, term()}
+  def reload(node, module, opts \\ []), do: :pycnode.reload(node, module, to_map(opts))
+
   @doc "`:ok`, or why pycnode on `node` does not answer (see `:pycnode.check/2`)."
   @spec check(node(), opts()) :: :ok | {:error, term()}
   def check(node, opts \\ []), do: :pycnode.check(node, to_map(opts))

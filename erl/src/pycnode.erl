@@ -28,6 +28,7 @@
 -export([wire_timeout/1]).
 
 -export([check/1, check/2]).
+-export([eval/3, eval/4, exec/3, exec/4, reload/2, reload/3]).
 
 -export_type([opts/0, name/0, error_reason/0, check_error/0]).
 
@@ -93,6 +94,55 @@ check(Node, Opts) when is_atom(Node), is_map(Opts) ->
     pycnode_check:check(Node, Opts);
 check(Node, Opts) ->
     erlang:error(badarg, [Node, Opts]).
+
+%% @equiv eval(Node, Expression, Bindings, #{})
+-spec eval(node(), iodata(), map()) -> {ok, term()} | {error, error_reason()}.
+eval(Node, Expression, Bindings) ->
+    eval(Node, Expression, Bindings, #{}).
+
+%% @doc The value of the Python expression `Expression' (UTF-8), evaluated
+%% in the namespace `namespace' of `Opts' (default `default'; a dict per
+%% name, kept on pycnode and created on first use) after the `Bindings'
+%% (a map of names, atoms or binaries, to values) are assigned in it. Other
+%% options are those of {@link call/5}.
+-spec eval(node(), iodata(), map(), opts() | #{namespace => name()}) -> {ok, term()} | {error, error_reason()}.
+eval(Node, Expression, Bindings, Opts) when is_map(Bindings), is_map(Opts) ->
+    code_call(Node, evaluate, Expression, Bindings, Opts);
+eval(Node, Expression, Bindings, Opts) ->
+    erlang:error(badarg, [Node, Expression, Bindings, Opts]).
+
+%% @equiv exec(Node, Statements, Bindings, #{})
+-spec exec(node(), iodata(), map()) -> ok | {error, error_reason()}.
+exec(Node, Statements, Bindings) ->
+    exec(Node, Statements, Bindings, #{}).
+
+%% @doc Runs the Python statements `Statements' in a namespace, as
+%% {@link eval/4} evaluates an expression; later `eval' and `exec' calls on
+%% that namespace see what they defined.
+-spec exec(node(), iodata(), map(), opts() | #{namespace => name()}) -> ok | {error, error_reason()}.
+exec(Node, Statements, Bindings, Opts) when is_map(Bindings), is_map(Opts) ->
+    case code_call(Node, execute, Statements, Bindings, Opts) of
+        {ok, _} -> ok;
+        Error -> Error
+    end;
+exec(Node, Statements, Bindings, Opts) ->
+    erlang:error(badarg, [Node, Statements, Bindings, Opts]).
+
+%% @equiv reload(Node, Module, #{})
+-spec reload(node(), name()) -> {ok, [binary()]} | {error, error_reason()}.
+reload(Node, Module) ->
+    reload(Node, Module, #{}).
+
+%% @doc Reloads the Python module `Module' on `Node' (`importlib.reload'),
+%% or with `prefix => true' every loaded module under it; every worker then
+%% resolves the functions it cached again. Returns the modules reloaded.
+-spec reload(node(), name(), opts() | #{prefix => boolean()}) -> {ok, [binary()]} | {error, error_reason()}.
+reload(Node, Module, Opts) when is_map(Opts) ->
+    Prefix = maps:get(prefix, Opts, false),
+    call(Node, <<"pyrunner.code">>, <<"reload">>, [to_binary(Module), Prefix],
+         maps:merge(maps:without([prefix], Opts), #{strings => str}));
+reload(Node, Module, Opts) ->
+    erlang:error(badarg, [Node, Module, Opts]).
 
 %% @equiv ping(Node, #{})
 -spec ping(node()) -> pong | {error, error_reason()}.
@@ -216,6 +266,15 @@ wire_timeout(Opts) ->
     end.
 
 %% Internal functions
+
+code_call(Node, Function, Source, Bindings, Opts) ->
+    Namespace = to_binary(maps:get(namespace, Opts, <<"default">>)),
+    Code = case unicode:characters_to_binary(Source) of
+               B when is_binary(B) -> B;
+               _ -> erlang:error(badarg, [Node, Source, Bindings, Opts])
+           end,
+    call(Node, <<"pyrunner.code">>, atom_to_binary(Function), [Namespace, Code, Bindings],
+         maps:without([namespace], Opts)).
 
 %% The helper's exit reason carries the result: the 'DOWN' message is the
 %% only thing the caller ever receives from it, exactly once.

@@ -15,6 +15,7 @@ defmodule MixClient do
       {:json, Pycnode.call(node, :json, :dumps, [%{"a" => [1, 2.5, true, nil]}]), {:ok, ~s({"a": [1, 2.5, true, null]})}},
       {:none, Pycnode.call(node, :json, :loads, ["null"]), {:ok, nil}},
       {:kwargs, Pycnode.call(node, :builtins, :sorted, [[3, 1, 2]], kwargs: [reverse: true]), {:ok, [3, 2, 1]}},
+      {:eval, Pycnode.eval(node, "x + len(s)", %{x: 1, s: "héllo"}), {:ok, 6}},
       {:str_len, Pycnode.call(node, :builtins, :len, ["é"]), {:ok, 1}},
       {:bytes_len, Pycnode.call(node, :builtins, :len, ["é"], strings: :bytes), {:ok, 2}}
     ]
