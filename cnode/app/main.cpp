@@ -5,6 +5,7 @@
 // then the loop, the workers and finally the acceptor, so that nothing is
 // accepted before it can be served. Shutdown runs the same steps backwards.
 #include "app/allocator.hpp"
+#include "app/fatal_signals.hpp"
 #include "app/log.hpp"
 #include "app/options.hpp"
 #include "app/stats.hpp"
@@ -33,6 +34,7 @@ int serve(const pycnode::Options& options) {
     python::scope_store().set_identity({node.name(), node.creation()});
     python::scope_store().set_capacity(options.scope_cache);
     Stats stats;
+    fatal_signals::InFlightReported reported(stats.in_flight);
     net::Loop loop(options, stats);
     pool::WorkerPool workers(runtime, {options.workers, options.threads, options.queue_limit}, stats);
     dispatch::Dispatcher dispatcher(options, stats, workers, runtime, [&loop] { return loop.peers(); });
@@ -58,6 +60,8 @@ int main(int argc, char** argv) {
     pycnode::log::set_level(options.log_level);
     // A peer that vanishes mid-write must cost an error code, not the process.
     std::signal(SIGPIPE, SIG_IGN);
+    // Before the interpreter starts, so that its faulthandler chains to us.
+    pycnode::fatal_signals::install();
     pycnode::tune_allocator();  // before any thread starts
     try {
         return serve(options);

@@ -1,6 +1,8 @@
 #include "pool/event_worker.hpp"
 
+#include "app/fatal_signals.hpp"
 #include "app/log.hpp"
+#include "app/running.hpp"
 #include "python/event_loop.hpp"
 #include "python/worker_context.hpp"
 
@@ -55,7 +57,9 @@ void EventWorker::cancel(std::shared_ptr<Ticket> ticket) {
 }
 
 void EventWorker::run() {
-    pthread_setname_np(pthread_self(), fmt::format("pyworker-{}", index_).c_str());
+    std::string name = fmt::format("pyworker-{}", index_);
+    pthread_setname_np(pthread_self(), name.c_str());
+    fatal_signals::WatchedThread watched(name);
     try {
         python::WorkerContext ctx(runtime_);
         ctx.set_job_hooks(&runner_);
@@ -78,8 +82,7 @@ void EventWorker::serve(python::WorkerContext& ctx) {
             if (python::EventLoop* loop = ctx.existing_event_loop()) {
                 if (loop_io_ || loop->timeout_ms() == 0) {
                     loop_io_ = false;
-                    loop->run_ready();
-                    outlet_.flush();  // requests that ended on the loop
+                    run_loop_once(*loop);
                 }
                 timeout = loop->timeout_ms();
             }
@@ -105,6 +108,19 @@ bool EventWorker::run_jobs(python::WorkerContext& ctx) {
         job = Job{};  // release the request packet now, not when the next job arrives
     }
     return true;
+}
+
+// A step of a waiting request's task names that request in the crash
+// report (pyrunner/worker_loop.py); anything else the loop runs meanwhile
+// is named as the loop.
+void EventWorker::run_loop_once(python::EventLoop& loop) {
+    if (running::Label* label = running::own_label()) {
+        label->kind = running::Kind::EventLoop;
+        running::publish();
+    }
+    loop.run_ready();
+    running::clear();
+    outlet_.flush();  // requests that ended on the loop
 }
 
 void EventWorker::run_cancels(python::WorkerContext& ctx) {

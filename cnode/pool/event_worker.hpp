@@ -21,6 +21,7 @@
 #include <vector>
 
 namespace pycnode::python {
+class EventLoop;
 class Runtime;
 class WorkerContext;
 }
@@ -44,6 +45,7 @@ private:
     void serve(python::WorkerContext& ctx);
     bool run_jobs(python::WorkerContext& ctx);
     void run_cancels(python::WorkerContext& ctx);
+    void run_loop_once(python::EventLoop& loop);
     void watch_event_loop(python::WorkerContext& ctx);
     int sleep(int timeout_ms);  // detached; returns what woke it
 

@@ -1,5 +1,6 @@
 #include "pool/worker_pool.hpp"
 
+#include "app/fatal_signals.hpp"
 #include "app/log.hpp"
 #include "pool/job_runner.hpp"
 #include "python/worker_context.hpp"
@@ -47,7 +48,9 @@ void WorkerPool::stop() {
 }
 
 void WorkerPool::run_blocking(unsigned index) {
-    pthread_setname_np(pthread_self(), fmt::format("pythread-{}", index).c_str());
+    std::string name = fmt::format("pythread-{}", index);
+    pthread_setname_np(pthread_self(), name.c_str());
+    fatal_signals::WatchedThread watched(name);
     python::WorkerContext ctx(runtime_);
     JobRunner runner(outlet_, /*can_defer=*/false, nullptr);
     ctx.set_job_hooks(&runner);

@@ -6,6 +6,7 @@
 // free-threaded build, and attaching is the only synchronisation there is.
 #pragma once
 
+#include "app/running.hpp"
 #include "python/pending_reply.hpp"
 #include "python/py_ref.hpp"
 #include "python/runtime.hpp"
@@ -130,9 +131,16 @@ public:
     // worker is one (then it runs the job itself).
     bool hand_to_blocking() { return job_hooks_ && job_hooks_->hand_to_blocking(); }
 
-    // The requests waiting on this worker's loop, by PendingReply::key().
-    void add_waiting(const void* key, Waiting* waiting) { waiting_[key] = waiting; }
-    void remove_waiting(const void* key) { waiting_.erase(key); }
+    // The requests waiting on this worker's loop, by PendingReply::key();
+    // their count goes to the crash report (app/running.hpp).
+    void add_waiting(const void* key, Waiting* waiting) {
+        waiting_[key] = waiting;
+        running::set_waiting(waiting_.size());
+    }
+    void remove_waiting(const void* key) {
+        waiting_.erase(key);
+        running::set_waiting(waiting_.size());
+    }
     // Their caller gave up: stop it (no-op if it already ended).
     void cancel_waiting(const void* key);
 
