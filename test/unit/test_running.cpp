@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 
 namespace running = pycnode::running;
 using pycnode::FixedLine;
