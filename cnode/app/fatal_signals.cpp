@@ -1,7 +1,7 @@
 // The handler runs in a process that is already broken: it calls only
-// async-signal-safe functions (write, clock_gettime, sigaction, raise,
-// prctl and nanosleep, which are plain system calls), reads only atomics
-// and fixed storage, and allocates nothing.
+// async-signal-safe functions (signal-safety(7): write, clock_gettime,
+// sigaction, raise, nanosleep, memcpy, strlen; and prctl, a plain system
+// call), reads only atomics and fixed storage, and allocates nothing.
 #include "app/fatal_signals.hpp"
 
 #include "app/fixed_line.hpp"
@@ -66,7 +66,8 @@ void report_crashing_thread(int signo, FixedLine& line) {
         if (slot.label.kind != running::Kind::None) running::describe(slot.label, line.add(" while running "));
         add_waiting(line, slot.waiting);
     } else {
-        prctl(PR_GET_NAME, slot.thread);  // a thread of ours that runs no requests (the loop, the acceptor)
+        // No slot: the loop, the acceptor, or a thread the application started.
+        prctl(PR_GET_NAME, slot.thread);
         slot.thread[sizeof slot.thread - 1] = '\0';
         line.add(slot.thread);
     }
