@@ -20,6 +20,11 @@ while driven directly is exited in the same task), gives the worker a fresh
 one for the next request, and calls the request's ``on_done`` when the
 coroutine finishes. Cancelling the task cancels what the request waits for,
 as with ``asyncio.Task``.
+
+Inside pycnode, each step of a request's task names that request in the
+thread's crash-report slot (``cnode/app/running.hpp``): the label the
+request had when it began to wait is entered before the step and left
+after it.
 """
 
 import asyncio
@@ -29,6 +34,11 @@ import sys
 import threading
 
 from asyncio import events, tasks
+
+try:
+    import _pycnode
+except ImportError:  # plain Python: unit tests
+    _pycnode = None
 
 __all__ = ["DrivenTask", "WorkerLoop"]
 
@@ -42,6 +52,19 @@ _register_task = tasks._register_task
 _unregister_task = tasks._unregister_task
 _set_running_loop = events._set_running_loop
 _names = itertools.count(1)
+
+
+def _no_label():
+    return None
+
+
+def _no_request(_label=None):
+    return None
+
+
+_running_label = _pycnode.running_label if _pycnode else _no_label
+_enter_request = _pycnode.enter_request if _pycnode else _no_request
+_leave_request = _pycnode.leave_request if _pycnode else _no_request
 
 
 class DrivenTask(asyncio.Future):
@@ -60,6 +83,7 @@ class DrivenTask(asyncio.Future):
         self._coro = None
         self._context = None
         self._on_done = None   # called with (value, exception) when the coroutine ends
+        self._label = None     # the request's crash-report label (_pycnode.running_label())
         self._handle = None    # a step scheduled by call_soon, if any
         self._fut_waiter = None
         self._reset_cancel_state()
@@ -115,6 +139,7 @@ class DrivenTask(asyncio.Future):
         self._coro = coro
         self._context = context
         self._on_done = on_done
+        self._label = _running_label()  # the job that began it is still the thread's
         _register_task(self)  # asyncio.all_tasks() sees the request
 
     def _step(self, exc=None):
@@ -128,6 +153,7 @@ class DrivenTask(asyncio.Future):
             return
         self._fut_waiter = None
         _enter_task(self._loop, self)
+        _enter_request(self._label)
         try:
             result = coro.send(None) if exc is None else coro.throw(exc)
         except StopIteration as stop:
@@ -137,6 +163,7 @@ class DrivenTask(asyncio.Future):
         else:
             self._wait_for(result)
         finally:
+            _leave_request()
             _leave_task(self._loop, self)
 
     def _wakeup(self, _future):
@@ -168,7 +195,7 @@ class DrivenTask(asyncio.Future):
 
     def _finish(self, value, error):
         on_done, self._on_done = self._on_done, None
-        self._coro = self._context = None
+        self._coro = self._context = self._label = None
         _unregister_task(self)
         asyncio.Future.set_result(self, None)  # done: anyio's callbacks on a root task run
         if on_done is not None:

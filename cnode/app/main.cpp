@@ -5,6 +5,7 @@
 // then the loop and the workers; the loop starts accepting last, so that
 // nothing is accepted before it can be served. Shutdown runs the same steps backwards.
 #include "app/allocator.hpp"
+#include "app/fatal_signals.hpp"
 #include "app/log.hpp"
 #include "app/options.hpp"
 #include "app/stats.hpp"
@@ -35,6 +36,7 @@ int serve(const pycnode::Options& options) {
     python::scope_store().set_capacity(options.scope_cache);
     python::call_conversion_defaults() = {options.call_strings_as_str, options.call_nil_as_none};
     Stats stats;
+    fatal_signals::InFlightReported reported(stats.in_flight);
     net::Loop loop(options, stats, {node.name(), options.cookie, node.creation(), options.caller_monitors});
     pool::WorkerPool workers(runtime, {options.workers, options.threads, options.queue_limit,
                                        options.request_timeout_ms, options.max_stuck}, stats);
@@ -67,6 +69,8 @@ int main(int argc, char** argv) {
     pycnode::log::set_level(options.log_level);
     // A peer that vanishes mid-write must cost an error code, not the process.
     std::signal(SIGPIPE, SIG_IGN);
+    // Before the interpreter starts, so that its faulthandler chains to us.
+    pycnode::fatal_signals::install();
     pycnode::tune_allocator();  // before any thread starts
     try {
         return serve(options);

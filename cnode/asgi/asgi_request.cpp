@@ -4,6 +4,7 @@
 // runner's run_asgi), turn the response into the reply.
 #include "asgi/asgi_request.hpp"
 
+#include "app/running.hpp"
 #include "asgi/asgi_native_run.hpp"
 #include "asgi/asgi_response.hpp"
 #include "asgi/asgi_worker.hpp"
@@ -105,6 +106,7 @@ term::Term run_asgi(WorkerContext& ctx, const term::Term& request, term::ByteAre
     AsgiRequest req;
     if (std::string problem = parse_request(request, req); !problem.empty()) return bad_request_reply(arena, problem);
     if (!req.spec) return asgi_unknown_scope_reply();
+    running::add_http(req.spec->method, req.spec->path);  // for a crash report
 
     // Declared first, so every Python reference below is dropped attached.
     WorkerContext::Attached attached(ctx);

@@ -1,8 +1,10 @@
 #include "pool/event_worker.hpp"
 
+#include "app/fatal_signals.hpp"
 #include "app/log.hpp"
 #include "pool/deadline.hpp"
 #include "pool/watchdog.hpp"
+#include "app/running.hpp"
 #include "python/event_loop.hpp"
 #include "python/worker_context.hpp"
 
@@ -68,7 +70,9 @@ void EventWorker::cancel(std::shared_ptr<Ticket> ticket) {
 }
 
 void EventWorker::run() {
-    pthread_setname_np(pthread_self(), fmt::format("pyworker-{}", index_).c_str());
+    std::string name = fmt::format("pyworker-{}", index_);
+    pthread_setname_np(pthread_self(), name.c_str());
+    fatal_signals::WatchedThread watched(name);
     try {
         python::WorkerContext ctx(runtime_);
         ctx.set_job_hooks(&runner_);
@@ -136,13 +140,25 @@ int EventWorker::run_event_loop(python::WorkerContext& ctx) {
     if (loop_io_ || loop->timeout_ms() == 0) {
         loop_io_ = false;
         slot_.begin(now, turn_deadline(now, ctx.next_deadline()), nullptr);
-        loop->run_ready();
+        run_ready_labelled(*loop);
         note_return(slot_.end(), "an event worker", now);
         outlet_.flush();  // requests that ended on the loop
     }
     int timer = loop->timeout_ms();
     int deadline = ms_until(ctx.next_deadline(), Clock::now());
     return timer < 0 ? deadline : deadline < 0 ? timer : std::min(timer, deadline);
+}
+
+// A step of a waiting request's task names that request in the crash
+// report (pyrunner/worker_loop.py); anything else the loop runs meanwhile
+// is named as the loop.
+void EventWorker::run_ready_labelled(python::EventLoop& loop) {
+    if (running::Label* label = running::own_label()) {
+        label->kind = running::Kind::EventLoop;
+        running::publish();
+    }
+    loop.run_ready();
+    running::clear();
 }
 
 void EventWorker::run_cancels(python::WorkerContext& ctx) {

@@ -31,6 +31,7 @@
 #include <vector>
 
 namespace pycnode::python {
+class EventLoop;
 class Runtime;
 class WorkerContext;
 }
@@ -61,6 +62,7 @@ private:
     void serve(python::WorkerContext& ctx);
     bool run_jobs(python::WorkerContext& ctx);
     void run_cancels(python::WorkerContext& ctx);
+    void run_ready_labelled(python::EventLoop& loop);
     void watch_event_loop(python::WorkerContext& ctx);
     int run_event_loop(python::WorkerContext& ctx);
     int sleep(int timeout_ms);  // detached; returns what woke it

@@ -2,7 +2,9 @@
 
 #include "pool/deadline.hpp"
 #include "pool/watchdog.hpp"
+#include "app/running.hpp"
 #include "python/worker_context.hpp"
+#include "term/ext_format.hpp"
 #include "term/term_reader.hpp"
 
 namespace pycnode::pool {
@@ -17,6 +19,54 @@ term::Term bad_request(term::ByteArena& arena, std::string_view detail) {
 term::Term overloaded() {
     return term::Term::tuple_of(term::Term::make_atom("error"), term::Term::make_atom("overloaded"));
 }
+
+running::Kind kind_of(const term::Term& head) {
+    if (head.is_atom("call")) return running::Kind::Call;
+    if (head.is_atom("asgi")) return running::Kind::Asgi;
+    if (head.is_atom("wsgi")) return running::Kind::Wsgi;
+    if (head.is_atom("build_scope")) return running::Kind::BuildScope;
+    return running::Kind::None;
+}
+
+// The node in a pid's external format: the pid's tag, then the node's
+// atom, tag and length first. The dispatcher checked the pid already
+// (dist/gen_call.cpp): this only finds the name, bounds checked, without
+// the cost of validating it again.
+std::string_view node_of(std::string_view pid) {
+    namespace tag = term::tag;
+    if (pid.size() < 3 || !tag::is_pid(static_cast<std::uint8_t>(pid[0]))) return {};
+    auto atom = static_cast<std::uint8_t>(pid[1]);
+    bool small = atom == tag::small_atom_utf8 || atom == tag::small_atom_latin1;
+    if (!small && atom != tag::atom_utf8 && atom != tag::atom_latin1) return {};
+    std::size_t header = small ? 3 : 4;
+    std::size_t size = small ? static_cast<std::uint8_t>(pid[2]) : term::ext::load_be(pid.data() + 2, 2);
+    return pid.size() >= header + size ? pid.substr(header, size) : std::string_view();
+}
+
+// What a crash report names while this job runs (app/running.hpp): its
+// kind, module and callable, and the caller's node, copied into the
+// thread's slot; the asgi and wsgi handlers add the method and path. A few
+// bounded copies: nothing is formatted or allocated here.
+void label_job(const term::Term& request, const Job& job) {
+    running::Label* label = running::own_label();
+    if (!label || request.kind != term::Kind::Tuple || request.items.empty()) return;
+    const auto& items = request.items;
+    label->kind = kind_of(items[0]);
+    label->target.set({});
+    if (items.size() >= 3 && items[1].kind == term::Kind::Binary && items[2].kind == term::Kind::Binary) {
+        label->target.set(items[1].bytes);
+        label->target.append(label->kind == running::Kind::Call ? "." : ":");
+        label->target.append(items[2].bytes);
+    }
+    label->detail.set({});
+    label->node.set(node_of(job.reply_to.in(job.packet)));
+    running::publish();
+}
+
+// Whatever way run() leaves, the thread no longer runs the job.
+struct ClearLabel {
+    ~ClearLabel() { running::clear(); }
+};
 
 }  // namespace
 
@@ -33,12 +83,13 @@ void JobRunner::run(python::WorkerContext& ctx, Job& job, int worker) {
     term::ByteArena arena;
     term::Term request;
     term::Term reply;
+    ClearLabel clear_label;
     if (auto err = term::TermReader::read_whole(job.request.in(job.packet), request); err != term::DecodeError::Ok) {
         reply = bad_request(arena, std::string("undecodable request: ") + term::describe(err));
     } else if (auto problem = request_deadline(request, job.opts_at, job.received, request_timeout_ms_, job.deadline);
                !problem.empty()) {
         reply = bad_request(arena, problem);
-    } else if (!run_handler(ctx, job, request, arena, reply, worker)) {
+    } else if (label_job(request, job); !run_handler(ctx, job, request, arena, reply, worker)) {
         job_ = nullptr;
         outlet_.answer_timeout(ctx, job);
         return;

@@ -1,5 +1,6 @@
 #include "pool/worker_pool.hpp"
 
+#include "app/fatal_signals.hpp"
 #include "app/log.hpp"
 #include "pool/job_runner.hpp"
 #include "python/worker_context.hpp"
@@ -151,7 +152,9 @@ void WorkerPool::start_blocking_thread() {
 }
 
 void WorkerPool::run_blocking(BlockingThread& self) {
-    pthread_setname_np(pthread_self(), fmt::format("pythread-{}", self.index).c_str());
+    std::string name = fmt::format("pythread-{}", self.index);
+    pthread_setname_np(pthread_self(), name.c_str());
+    fatal_signals::WatchedThread watched(name);
     {
         python::WorkerContext ctx(runtime_);
         JobRunner runner(outlet_, /*can_defer=*/false, nullptr, self.slot, nullptr, sizes_.request_timeout_ms);

@@ -7,8 +7,10 @@
 #include "app/log.hpp"
 #include "python/call_routes.hpp"
 #include "python/code_generation.hpp"
+#include "app/running.hpp"
 #include "python/errors.hpp"
 
+#include <cstring>
 #include <string>
 
 namespace pycnode::python {
@@ -67,6 +69,46 @@ PyObject* module_code_changed(PyObject*, PyObject*) {
     Py_RETURN_NONE;
 }
 
+// running() -> str | None: what the calling thread runs, as a crash report
+// names it ("call mod.fn from node a@b"); None outside a request.
+PyObject* module_running(PyObject*, PyObject*) {
+    const running::Label* label = running::own_label();
+    if (!label || label->kind == running::Kind::None) Py_RETURN_NONE;
+    FixedLine line;
+    running::describe(*label, line);
+    std::string_view text = line.view();
+    // A cut may fall inside a UTF-8 character.
+    return PyUnicode_DecodeUTF8(text.data(), static_cast<Py_ssize_t>(text.size()), "replace");
+}
+
+// running_label() -> bytes | None: the calling thread's label, kept by a
+// request's task while it waits (pyrunner/worker_loop.py).
+PyObject* module_running_label(PyObject*, PyObject*) {
+    const running::Label* label = running::own_label();
+    if (!label) Py_RETURN_NONE;
+    return PyBytes_FromStringAndSize(reinterpret_cast<const char*>(label), sizeof *label);
+}
+
+// enter_request(label: bytes | None) -> None: a step of a waiting
+// request's task begins; leave_request() when it ends.
+PyObject* module_enter_request(PyObject*, PyObject* arg) {
+    running::Label label;
+    if (arg != Py_None) {
+        if (!PyBytes_Check(arg) || PyBytes_GET_SIZE(arg) != static_cast<Py_ssize_t>(sizeof label)) {
+            PyErr_SetString(PyExc_TypeError, "enter_request() takes what running_label() returned");
+            return nullptr;
+        }
+        std::memcpy(&label, PyBytes_AS_STRING(arg), sizeof label);
+    }
+    running::enter(label);
+    Py_RETURN_NONE;
+}
+
+PyObject* module_leave_request(PyObject*, PyObject*) {
+    running::leave();
+    Py_RETURN_NONE;
+}
+
 int module_exec(PyObject* module) {
     const struct {
         const char* name;
@@ -85,6 +127,14 @@ PyMethodDef module_methods[] = {
      "log_level()\n--\n\nThe lowest level pycnode's log writes."},
     {"code_changed", &module_code_changed, METH_NOARGS,
      "code_changed()\n--\n\nModules were reloaded: workers resolve functions again."},
+    {"running", &module_running, METH_NOARGS,
+     "running()\n--\n\nWhat the calling thread runs, as a crash report names it; None outside a request."},
+    {"running_label", &module_running_label, METH_NOARGS,
+     "running_label()\n--\n\nThe calling thread's request label (opaque bytes), or None."},
+    {"enter_request", &module_enter_request, METH_O,
+     "enter_request(label)\n--\n\nThe calling thread runs the request of `label` until leave_request()."},
+    {"leave_request", &module_leave_request, METH_NOARGS,
+     "leave_request()\n--\n\nThe calling thread goes back to what it ran before enter_request()."},
     {nullptr, nullptr, 0, nullptr},
 };
 

@@ -1,5 +1,6 @@
 // `_pycnode`: the built-in extension module through which Python code talks
-// back to pycnode (today: its log). pyrunner imports it; user code need not.
+// back to pycnode: its log, and what the calling thread runs (for crash
+// reports). pyrunner imports it; user code need not.
 #pragma once
 
 #include <Python.h>

@@ -54,6 +54,10 @@ void initialize_interpreter() {
     PyConfig_InitPythonConfig(&config);
     // Signals belong to the node's event loop, not to Python's handlers.
     config.install_signal_handlers = 0;
+    // A crash in native code prints every thread's Python traceback
+    // (faulthandler.enable(all_threads=True)), then reaches pycnode's own
+    // report: app/fatal_signals.cpp says how the two handlers chain.
+    config.faulthandler = 1;
     // Otherwise the program name is "python3", looked up on PATH: a python3
     // of another installation found first (pyenv) would have its standard
     // library loaded into our libpython.

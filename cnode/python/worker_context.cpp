@@ -1,5 +1,6 @@
 #include "python/worker_context.hpp"
 
+#include "app/running.hpp"
 #include "python/code_generation.hpp"
 
 #include "python/errors.hpp"
@@ -174,6 +175,7 @@ void WorkerContext::add_waiting(const void* key, Waiting* waiting) {
     auto by_deadline = deadline == std::chrono::steady_clock::time_point::max() ? deadlines_.end()
                                                                                 : deadlines_.emplace(deadline, key);
     waiting_[key] = WaitingEntry{waiting, by_deadline};
+    running::set_waiting(waiting_.size());
 }
 
 void WorkerContext::remove_waiting(const void* key) {
@@ -181,6 +183,7 @@ void WorkerContext::remove_waiting(const void* key) {
     if (it == waiting_.end()) return;
     if (it->second.by_deadline != deadlines_.end()) deadlines_.erase(it->second.by_deadline);
     waiting_.erase(it);
+    running::set_waiting(waiting_.size());
 }
 
 void WorkerContext::cancel_waiting(const void* key) {

@@ -6,6 +6,7 @@
 // free-threaded build, and attaching is the only synchronisation there is.
 #pragma once
 
+#include "app/running.hpp"
 #include "python/pending_reply.hpp"
 #include "python/py_ref.hpp"
 #include "python/runtime.hpp"
@@ -133,7 +134,7 @@ public:
     bool hand_to_blocking() { return job_hooks_ && job_hooks_->hand_to_blocking(); }
 
     // The requests waiting on this worker's loop, by PendingReply::key(),
-    // and by deadline.
+    // and by deadline; their count goes to the crash report (app/running.hpp).
     void add_waiting(const void* key, Waiting* waiting);
     void remove_waiting(const void* key);
     // Their caller gave up: stop it (no-op if it already ended).

@@ -1,6 +1,7 @@
 #include "wsgi/wsgi_request.hpp"
 
 #include "app/log.hpp"
+#include "app/running.hpp"
 #include "python/errors.hpp"
 #include "python/request_checks.hpp"
 #include "python/worker_context.hpp"
@@ -192,6 +193,16 @@ Term run_runner(WorkerContext& ctx, WsgiState& state, std::string_view runner, P
     return ok_reply(arena, std::move(parts));
 }
 
+// For a crash report: the method and path the request names.
+void add_http_to_label(const EnvironPlan& plan) {
+    std::string_view method = "GET", path_info;
+    for (const auto& item : plan.cgi) {
+        if (item.key == "REQUEST_METHOD") method = item.value;
+        else if (item.key == "PATH_INFO") path_info = item.value;
+    }
+    running::add_http(method, plan.fields.script_name, path_info);
+}
+
 }  // namespace
 
 term::Term run_wsgi(WorkerContext& ctx, const term::Term& request, term::ByteArena& arena) {
@@ -200,6 +211,7 @@ term::Term run_wsgi(WorkerContext& ctx, const term::Term& request, term::ByteAre
     EnvironPlan plan;
     if (std::string problem = plan_environ(request.items[3], plan); !problem.empty())
         return bad_request_reply(arena, problem);
+    add_http_to_label(plan);
 
     // Declared first, so every Python reference below is dropped attached.
     WorkerContext::Attached attached(ctx);

@@ -67,7 +67,10 @@
 %% come from the call itself (no reply in time, the node is unreachable or
 %% went down, any other exit of `gen_server:call/3'); `{unexpected_reply, R}'
 %% is a reply this client does not know; the others are pycnode's own
-%% `{error, Reason}' replies (see docs/protocol.md).
+%% `{error, Reason}' replies (see docs/protocol.md). When pycnode's process
+%% dies (Python code called `os._exit', or crashed in a C extension), every
+%% call in flight on it returns `{nodedown, Node}' as soon as the connection
+%% closes, long before its timeout (docs/reliability.md).
 
 -type check_error() ::
         {bad_node_name, term()}

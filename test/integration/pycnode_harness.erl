@@ -12,7 +12,7 @@
 %%   ERL_EPMD_PORT        the private epmd, inherited by pycnode and peers
 -module(pycnode_harness).
 
--export([start_pycnode/2, stop_pycnode/1, signal_pycnode/2, await_exit/2,
+-export([start_pycnode/2, stop_pycnode/1, discard_pycnode/1, signal_pycnode/2, await_exit/2,
          pycnode_status/1, log/1, log_count/2, print_log/2,
          tests/2, tests/3, run_logged/2,
          start_peer/2, stop_peer/1, kill_peer/1, peer_call/4, peer_call/5,
@@ -26,8 +26,9 @@
 %% --- pycnode -------------------------------------------------------------
 
 %% Starts the pycnode binary as `Label' (used in its unique node name) with
-%% options `#{workers => N, threads => N, args => [string()]}' and waits for its
-%% "pycnode ready" line. Returns a handle map.
+%% options `#{workers => N, threads => N, args => [string()], cd => Dir}'
+%% (`cd': its working directory, where a crash would leave a core file;
+%% default ours) and waits for its "pycnode ready" line. Returns a handle map.
 start_pycnode(Label, Opts) ->
     Sname = unique_name("pyc_" ++ Label),
     Node = list_to_atom(Sname ++ "@" ++ host()),
@@ -45,7 +46,11 @@ start_pycnode(Label, Opts) ->
     LogFile = filename:join([env("PYCNODE_TEST_DIR"), "logs", Sname ++ ".log"]),
     ok = filelib:ensure_dir(LogFile),
     Starter = self(),
-    {Owner, Mon} = spawn_monitor(fun() -> owner_init(Starter, env("PYCNODE_BINARY"), Args, LogFile) end),
+    PortOpts = case maps:find(cd, Opts) of
+                   {ok, Dir} -> ok = filelib:ensure_dir(filename:join(Dir, "x")), [{cd, Dir}];
+                   error -> []
+               end,
+    {Owner, Mon} = spawn_monitor(fun() -> owner_init(Starter, env("PYCNODE_BINARY"), Args, PortOpts, LogFile) end),
     receive
         {'DOWN', Mon, process, Owner, Reason} ->
             erlang:error({pycnode_start_failed, Sname, Reason});
@@ -96,6 +101,27 @@ stop_pycnode(#{owner := Owner, sname := Sname} = P) ->
             erlang:error({pycnode_stop, Sname, Result})
     end.
 
+%% Ends a pycnode that a test expected to die (crash tests): waits up to
+%% 10 s for its exit, kills it if it is still running (then fails: it
+%% should have died), and stops its owner either way. Returns
+%% {exited, Status}, Status as a shell shows it (128 + N: killed by signal N).
+discard_pycnode(#{owner := Owner, sname := Sname} = P) ->
+    Result = case await_exit(P, ?STOP_TIMEOUT) of
+                 {exited, _} = Exited -> Exited;
+                 timeout ->
+                     signal_pycnode(P, "KILL"),
+                     _ = await_exit(P, ?STOP_TIMEOUT),
+                     still_running
+             end,
+    Owner ! stop,
+    case Result of
+        still_running ->
+            print_log(P, io_lib:format("pycnode ~s did not die", [Sname])),
+            erlang:error({pycnode_still_running, Sname});
+        _ ->
+            Result
+    end.
+
 signal_pycnode(#{os_pid := OsPid}, Signal) ->
     _ = os:cmd("kill -" ++ Signal ++ " " ++ integer_to_list(OsPid) ++ " 2>/dev/null"),
     ok.
@@ -134,11 +160,11 @@ listen_port(#{sname := Sname}) ->
     {port, Port, _Version} = erl_epmd:port_please(Sname, host()),
     Port.
 
-owner_init(Starter, Binary, Args, LogFile) ->
+owner_init(Starter, Binary, Args, PortOpts, LogFile) ->
     {ok, Log} = file:open(LogFile, [write, raw, binary]),
     ok = file:write(Log, [Binary, [[" ", A] || A <- Args], $\n]),
     Port = try open_port({spawn_executable, Binary},
-                         [{args, Args}, exit_status, stderr_to_stdout, binary, {line, 65536}])
+                         [{args, Args}, exit_status, stderr_to_stdout, binary, {line, 65536} | PortOpts])
            catch error:Reason ->
                    Starter ! {self(), failed, {open_port, Reason, Binary}, []},
                    exit(normal)
