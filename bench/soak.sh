@@ -95,8 +95,9 @@ forget "$driver_pid"
 shutdown="pycnode had died"
 if kill -0 "$pyc_pid" 2>/dev/null; then
   kill -TERM "$pyc_pid"
-  for _ in $(seq 1 400); do  # until it has exited (a zombie, or reaped)
-    [[ -r /proc/$pyc_pid/stat && "$(awk '{print $3}' "/proc/$pyc_pid/stat")" != Z ]] || break
+  for _ in $(seq 1 400); do  # until it has exited (a zombie, or gone)
+    state=$(awk '{print $3}' "/proc/$pyc_pid/stat" 2>/dev/null || true)
+    [[ -n "$state" && "$state" != Z ]] || break
     sleep 0.1
   done
   kill -KILL "$pyc_pid" 2>/dev/null || true  # a no-op once it has exited
