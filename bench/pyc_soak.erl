@@ -187,8 +187,9 @@ wait_quiet(OsPid, Target, Deadline) ->
 
 %% --- the callers ----------------------------------------------------------------
 
-%% Kinds and their weights (per 1000 requests). Faults are a fifth of the
-%% load: enough that each happens thousands of times in a 10-minute run.
+%% Kinds and their weights (per 1000 requests). Faults are about a quarter
+%% of the load: enough that each happens thousands of times in a 10-minute
+%% run, few enough that most of the load is requests that succeed.
 kinds() ->
     [{call_sync, 140}, {call_async, 140}, {asgi_hello, 120}, {asgi_starlette, 90},
      {wsgi_hello, 120}, {wsgi_flask, 70}, {ping, 60}, {stats, 20},
