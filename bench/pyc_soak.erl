@@ -2,7 +2,8 @@
 %% one pycnode, every reply checked, with faults mixed in, and pycnode's
 %% memory, threads and file descriptors read from /proc at the start and the
 %% end. Prints a summary, writes it to OutDir/soak.{md,json}, and halts with
-%% status 1 when the run found something wrong (see verdict/1).
+%% status 1 when one of the checks in report/4 failed (2 if the driver
+%% itself crashed).
 %%
 %%   erl ... -run pyc_soak main PycSname PycOsPid Seconds Callers WarmupSeconds OutDir Binary
 %%
@@ -25,7 +26,8 @@
 %%     3 s; pycnode must drop it from its peers within ?GONE_MS;
 %%   - every ?RAW_INTERVAL_MS, a raw TCP socket to pycnode's port that sends
 %%     garbage, nothing, a bad node name, a wrong cookie, or hangs up
-%%     mid-message: pycnode must close it within the handshake timeout.
+%%     mid-message: pycnode must close it within ?RAW_CLOSE_MS, and count
+%%     each one in handshakes_refused.
 %% - pycnode's VmRSS every ?SAMPLE_MS.
 %% Then, once the load has stopped and pycnode is quiet again (nothing in
 %% flight, only this node connected, no handshake pending, no output queued),
