@@ -4,7 +4,7 @@
 BUILD ?= build
 MESON_FLAGS ?=
 
-.PHONY: all deps build native erl run test unit integration clean build-ft test-ft bench bench-smoke fuzz sanitize
+.PHONY: all deps build native erl run test unit integration clean build-ft test-ft bench bench-smoke soak fuzz sanitize
 
 all: build
 
@@ -57,9 +57,19 @@ sanitize: deps erl
 bench: build
 	@BENCH_BINARY=$${BENCH_BINARY:-$(BUILD)/pycnode} bash bench/run.sh
 
-# Every scenario once, briefly: fails if one serves nothing or errs (for CI).
+# Every scenario once, briefly: fails if one serves nothing or errs (for CI);
+# then the soak for 15 s.
 bench-smoke: build
 	@BENCH_SMOKE=1 BENCH_BINARY=$${BENCH_BINARY:-$(BUILD)/pycnode} bash bench/run.sh
+	@SOAK_SECONDS=15 SOAK_BINARY=$${BENCH_BINARY:-$(BUILD)/pycnode} SOAK_OUT=$${BENCH_OUT:-bench-results} \
+	    bash bench/soak.sh
+
+# A long mixed load with faults, every reply checked, pycnode's RSS, fds and
+# threads compared at the start and the end (bench/soak.sh); knobs
+# SOAK_SECONDS (600), SOAK_CALLERS (32), SOAK_BINARY ($(BUILD)/pycnode);
+# writes bench-results/soak.{md,json}.
+soak: build
+	@SOAK_BINARY=$${SOAK_BINARY:-$(BUILD)/pycnode} bash bench/soak.sh
 
 clean:
 	rm -rf $(BUILD) build-ft build-fuzz build-asan erl/ebin/*.beam erl/ebin/*.app
