@@ -85,7 +85,7 @@ segfault_in_asgi_task() ->
 
 %% The handler runs on an alternate stack: a full stack does not silence it.
 stack_overflow() ->
-    Probe = pycnode_harness:start_pycnode("overflow_probe", #{workers => 1}),
+    Probe = pycnode_harness:start_pycnode("crash_overflow_probe", #{workers => 1}),
     Dir = try compile_overflow(maps:get(node, Probe))
           after pycnode_harness:stop_pycnode(Probe)
           end,
@@ -106,7 +106,7 @@ stack_overflow() ->
 %% fails, and ends it in any case.
 with_pycnode(Label, Args, Fun) ->
     Dir = filename:join([os:getenv("PYCNODE_TEST_DIR"), "crash", Label]),
-    P = pycnode_harness:start_pycnode(Label, #{workers => 1, threads => 2, args => Args, cd => Dir}),
+    P = pycnode_harness:start_pycnode("crash_" ++ Label, #{workers => 1, threads => 2, args => Args, cd => Dir}),
     try
         pycnode_harness:run_logged(P, fun() -> Fun(P, maps:get(node, P)) end)
     after
