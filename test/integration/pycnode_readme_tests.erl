@@ -12,7 +12,13 @@ readme_test_() ->
     {setup,
      fun() ->
              Examples = filename:join(root(), "examples"),
-             pycnode_harness:start_pycnode("readme", #{workers => 2, args => ["--pythonpath", Examples]})
+             P = pycnode_harness:start_pycnode("readme", #{workers => 2, args => ["--pythonpath", Examples]}),
+             %% The free-threaded build sees Debian's packages (Starlette,
+             %% for examples/asgi_app.py) only with dist-packages on its
+             %% path, after its own library; a no-op on Debian's 3.11.
+             {ok, _} = pycnode:call(maps:get(node, P), web_api_fixtures, ensure_on_path,
+                                    [<<"/usr/lib/python3/dist-packages">>]),
+             P
      end,
      fun pycnode_harness:stop_pycnode/1,
      fun(P) ->
