@@ -16,6 +16,7 @@
 %% callers of the in-flight rows, and the requests parked under the hello.
 -module(pyc_bench).
 -export([main/1]).
+-export([json/1]).  % also bench/pyc_soak.erl's report
 
 main([PycName, FloorName, PycOsPid, Out, Seconds, WarmupMs, Concurrency, ClkTck, Group, Only,
       InflightCallers]) ->

@@ -120,7 +120,7 @@ run(#{pyc := Pyc, os_pid := OsPid, duration_ms := Duration, callers := NCallers,
     Report = report(Cfg, Start, End, samples()),
     print(Report),
     ok = filelib:ensure_dir(filename:join(maps:get(out, Cfg), "x")),
-    ok = file:write_file(filename:join(maps:get(out, Cfg), "soak.json"), [json(Report), "\n"]),
+    ok = file:write_file(filename:join(maps:get(out, Cfg), "soak.json"), [pyc_bench:json(Report), "\n"]),
     ok = file:write_file(filename:join(maps:get(out, Cfg), "soak.md"), markdown(Report)),
     maps:get(ok, Report).
 
@@ -665,22 +665,3 @@ list_proc(OsPid, Dir) ->
 status_kib(Status, Field) ->
     {match, [Kib]} = re:run(Status, <<Field/binary, ":\\s+(\\d+) kB">>, [{capture, all_but_first, binary}]),
     binary_to_integer(Kib).
-
-%% Just enough JSON for the report: maps, lists, binaries, atoms, numbers.
-json(M) when is_map(M) ->
-    ["{", lists:join(",", [[json(key(K)), ":", json(V)] || {K, V} <- lists:sort(maps:to_list(M))]), "}"];
-json(L) when is_list(L) -> ["[", lists:join(",", [json(X) || X <- L]), "]"];
-json(true) -> "true";
-json(false) -> "false";
-json(A) when is_atom(A) -> json(atom_to_binary(A));
-json(I) when is_integer(I) -> integer_to_binary(I);
-json(F) when is_float(F) -> float_to_binary(F, [short]);
-json(B) when is_binary(B) -> [$", [escape(C) || <<C>> <= B], $"].
-
-key(K) when is_atom(K) -> atom_to_binary(K);
-key(K) when is_binary(K) -> K.
-
-escape($") -> "\\\"";
-escape($\\) -> "\\\\";
-escape(C) when C < 32 -> io_lib:format("\\u~4.16.0b", [C]);
-escape(C) -> C.

@@ -67,7 +67,7 @@ epmd -port "$ERL_EPMD_PORT" & pids+=($!)
 export ERL_CRASH_DUMP=$logs/soak_erl_crash.dump  # not in the working tree
 cookie="soak_$RANDOM$RANDOM"
 tag="$$_$RANDOM"
-erlc -o "$work" bench/pyc_soak.erl
+erlc -o "$work" bench/pyc_soak.erl bench/pyc_bench.erl bench/pyc_load.erl
 
 # pycnode as users start it: only a name, the cookie and where the apps are.
 pyc_log=$logs/soak_pycnode.log
