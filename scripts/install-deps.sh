@@ -10,6 +10,7 @@ set -euo pipefail
 packages=(
   build-essential pkg-config meson ninja-build
   erlang-nox erlang-dev erlang-eunit erlang-common-test
+  erlang-proper  # pycnode_terms_prop_tests (used without proper.hrl, which is in -dev)
   python3 python3-dev libuv1-dev libfmt-dev doctest-dev
   curl  # make run shows the HTTP gateway with curl
   clang-14 libclang-rt-14-dev  # make fuzz (libFuzzer) and make sanitize
