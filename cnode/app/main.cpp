@@ -28,7 +28,19 @@ namespace {
 
 int serve(const pycnode::Options& options) {
     using namespace pycnode;
-    python::Runtime runtime({options.pythonpath, options.allow_gil, options.preload, options.cancel_grace_ms});
+    python::Runtime::Config config;
+    config.pythonpath = options.pythonpath;
+    config.allow_gil = options.allow_gil;
+    config.preload = options.preload;
+    config.cancel_grace_ms = options.cancel_grace_ms;
+    config.append_pythonpath = options.append_pythonpath;
+    if (!options.venv.empty()) {
+        config.venv = options.venv;
+        config.venv_required = true;
+    } else if (const char* active = std::getenv("VIRTUAL_ENV"); active && *active) {
+        config.venv = active;  // an activated venv: used if it fits, else a warning
+    }
+    python::Runtime runtime(config);
     const auto& py = runtime.info();
     net::Node node(options);
     // build_scope hands out Erlang references of this node.

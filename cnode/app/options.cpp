@@ -45,6 +45,13 @@ Python:
                           calls, one at a time each (default: 4 per core,
                           at least 8)
   --pythonpath DIR        prepended to sys.path; repeatable (PYTHONPATH too)
+  --append-pythonpath DIR appended to sys.path (after the standard library
+                          and site-packages); repeatable
+  --venv DIR              use the virtualenv DIR (made for this pycnode's
+                          Python version): its site-packages go ahead of
+                          the system's, .pth files included; refused if DIR
+                          is not one (default: VIRTUAL_ENV, when set;
+                          ignored with a warning if it does not fit)
   --preload MODULE        import MODULE at start-up; repeatable
   --strings bytes|str     generic calls: Erlang binaries arrive as bytes
                           (default) or as str (UTF-8); a call's Opts
@@ -100,7 +107,7 @@ enum OptionId {
     OptPort, OptTicktime, OptHandshake, OptHandshakes, OptMaxPacket, OptQueueLimit, OptScopeCache, OptAllowGil, OptLogLevel, OptHelp,
     OptThreads, OptMaxInFlight, OptCancelGrace, OptNoCallerMonitors, OptMaxHandshakes, OptMaxHandshakesPerAddress, OptDrainTimeout,
     OptMaxOutput, OptOutputStall,
-    OptRequestTimeout, OptMaxStuck, OptStrings, OptNil,
+    OptRequestTimeout, OptMaxStuck, OptStrings, OptNil, OptAppendPythonpath, OptVenv,
 };
 
 const option long_options[] = {
@@ -111,6 +118,8 @@ const option long_options[] = {
     {"register", required_argument, nullptr, OptRegister},
     {"workers", required_argument, nullptr, OptWorkers},
     {"pythonpath", required_argument, nullptr, OptPythonpath},
+    {"append-pythonpath", required_argument, nullptr, OptAppendPythonpath},
+    {"venv", required_argument, nullptr, OptVenv},
     {"preload", required_argument, nullptr, OptPreload},
     {"port", required_argument, nullptr, OptPort},
     {"net-ticktime", required_argument, nullptr, OptTicktime},
@@ -226,6 +235,11 @@ int parse_options(int argc, char** argv, Options& out) {
             case OptCookieFile: cookie_file = optarg; break;
             case OptRegister: out.register_name = optarg; break;
             case OptPythonpath: out.pythonpath.emplace_back(optarg); break;
+            case OptAppendPythonpath: out.append_pythonpath.emplace_back(optarg); break;
+            case OptVenv:
+                if (!*optarg) return fail("--venv takes a directory");
+                out.venv = optarg;
+                break;
             case OptPreload: out.preload.emplace_back(optarg); break;
             case OptAllowGil: out.allow_gil = true; break;
             case OptNoCallerMonitors: out.caller_monitors = false; break;

@@ -17,7 +17,9 @@ struct Options {
     std::string register_name = "pycnode";
     unsigned workers = 0;           // event workers; 0 until parsed: then the number of cores
     unsigned threads = 0;           // blocking threads; 0 until parsed: then 4 per core, at least 8
-    std::vector<std::string> pythonpath;
+    std::vector<std::string> pythonpath;         // prepended to sys.path
+    std::vector<std::string> append_pythonpath;  // appended to sys.path
+    std::string venv;                            // --venv; empty: VIRTUAL_ENV, if set
     std::vector<std::string> preload;
     int port = 0;                   // 0: any free port
     unsigned net_ticktime = 60;     // seconds, as erl's kernel net_ticktime

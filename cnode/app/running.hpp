@@ -44,9 +44,10 @@ struct FixedText {
     void append(std::string_view text) {
         std::size_t room = N - size;  // the owner's: size <= N
         std::size_t n = text.size() < room ? text.size() : room;
+        cut = cut || n < text.size();
+        if (n == 0) return;  // an empty view may have no data pointer: memcpy must not see it
         std::memcpy(bytes + size, text.data(), n);
         size = static_cast<std::uint8_t>(size + n);
-        cut = cut || n < text.size();
     }
     // Clamped: a reader's copy is checked, not trusted.
     std::string_view view() const { return {bytes, size < N ? size : N}; }

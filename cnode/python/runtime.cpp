@@ -94,6 +94,62 @@ InterpreterInfo read_info() {
     return info;
 }
 
+// The directory a venv made by this Python keeps its packages in:
+// lib/pythonX.Y/site-packages, lib/pythonX.Yt/... on a free-threaded build.
+std::string venv_lib_name() {
+#ifdef Py_GIL_DISABLED
+    constexpr const char* abi = "t";
+#else
+    constexpr const char* abi = "";
+#endif
+    return fmt::format("python{}.{}{}", (Py_Version >> 24) & 0xff, (Py_Version >> 16) & 0xff, abi);
+}
+
+// The lib/python* directories a venv has: what it was made for.
+std::string venv_versions(const std::filesystem::path& venv) {
+    std::string found;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(venv / "lib", ec)) {
+        auto name = entry.path().filename().string();
+        if (name.rfind("python", 0) == 0) found += (found.empty() ? "" : ", ") + name;
+    }
+    return found.empty() ? "no lib/python*" : "it has lib/" + found;
+}
+
+// Checks that `dir` is a virtualenv made for this Python and returns its
+// site-packages (absolute), or throws saying what is missing.
+std::string venv_site_packages(const std::string& dir) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    fs::path venv = fs::absolute(dir, ec).lexically_normal();
+    if (ec || !fs::is_directory(venv, ec)) throw std::runtime_error(fmt::format("{} is not a directory", dir));
+    if (!fs::is_regular_file(venv / "pyvenv.cfg", ec))
+        throw std::runtime_error(fmt::format("{} is not a virtualenv: it has no pyvenv.cfg", venv.string()));
+    if (venv.filename().empty()) venv = venv.parent_path();  // "dir/" normalises to a trailing separator
+    fs::path site = venv / "lib" / venv_lib_name() / "site-packages";
+    if (!fs::is_directory(site, ec))
+        throw std::runtime_error(fmt::format("{} is not a virtualenv for Python {}: no {} ({})", venv.string(),
+                                             version_string(), site.string(), venv_versions(venv)));
+    return site.string();
+}
+
+// site.addsitedir appends the directory and what its .pth files name; these
+// entries then move ahead of the system's site-packages (after the standard
+// library), where an activated venv's python would have them.
+constexpr const char* activate_venv_source = R"(
+def activate(site_packages):
+    import site, sys
+    before = set(sys.path)
+    site.addsitedir(site_packages)
+    added = [p for p in sys.path if p not in before]
+    for p in added:
+        sys.path.remove(p)
+    system = set(site.getsitepackages())
+    system.add(site.getusersitepackages())
+    at = next((i for i, p in enumerate(sys.path) if p in system), len(sys.path))
+    sys.path[at:at] = added
+)";
+
 }  // namespace
 
 bool gil_enabled_now() {
@@ -117,6 +173,14 @@ Runtime::Runtime(const Config& config) : config_(config) {
         throw std::runtime_error("--allow-gil applies to a free-threaded CPython only; this pycnode embeds "
                                  "CPython " PY_VERSION " with the GIL");
 #endif
+    if (!config_.venv.empty()) {
+        try {
+            venv_site_packages_ = venv_site_packages(config_.venv);
+        } catch (const std::runtime_error& e) {
+            if (config_.venv_required) throw std::runtime_error(fmt::format("--venv {}: {}", config_.venv, e.what()));
+            log::warning("VIRTUAL_ENV ignored: {}", e.what());
+        }
+    }
     register_builtin_module();
     initialize_interpreter();
     try {
@@ -139,9 +203,13 @@ Runtime::~Runtime() {
     if (Py_FinalizeEx() < 0) log::warning("Python finalization reported an error (buffered data may be lost)");
 }
 
-// User directories go first, in the order given; pyrunner's root goes last,
-// so nothing of ours can shadow a user's module.
+// In the end: --pythonpath directories, in the order given; PYTHONPATH; the
+// standard library; the venv's site-packages; the system's; --append-pythonpath
+// directories; pyrunner's root last, so nothing of ours can shadow a user's module.
 void Runtime::extend_sys_path() {
+    // The venv first: it finds the system's site-packages before --pythonpath
+    // (which may name one of them) is inserted.
+    if (!venv_site_packages_.empty()) activate_venv(venv_site_packages_);
     PyObject* path = PySys_GetObject("path");  // borrowed: sys keeps it alive
     if (!path || !PyList_Check(path)) throw std::runtime_error("sys.path is missing or not a list");
     Py_ssize_t index = 0;
@@ -149,8 +217,26 @@ void Runtime::extend_sys_path() {
         PyRef entry = fs_path(dir);
         if (!entry || PyList_Insert(path, index++, entry.get()) < 0) throw_python_error("cannot extend sys.path");
     }
+    for (const auto& dir : config_.append_pythonpath) {
+        PyRef entry = fs_path(dir);
+        if (!entry || PyList_Append(path, entry.get()) < 0) throw_python_error("cannot extend sys.path");
+    }
     PyRef root = fs_path(source_root());
     if (!root || PyList_Append(path, root.get()) < 0) throw_python_error("cannot extend sys.path");
+}
+
+void Runtime::activate_venv(const std::string& site_packages) {
+    PyRef globals = PyRef::steal(PyDict_New());
+    if (!globals || PyDict_SetItemString(globals.get(), "__builtins__", PyEval_GetBuiltins()) < 0)
+        throw_python_error("cannot use the virtualenv");
+    PyRef defined = PyRef::steal(PyRun_String(activate_venv_source, Py_file_input, globals.get(), globals.get()));
+    PyObject* activate = defined ? PyDict_GetItemString(globals.get(), "activate") : nullptr;  // borrowed
+    PyRef dir = fs_path(site_packages);
+    PyRef done = activate && dir ? PyRef::steal(PyObject_CallOneArg(activate, dir.get())) : PyRef();
+    if (!done) throw_python_error(fmt::format("cannot add {} to sys.path", site_packages));
+    log::info("virtualenv {} (from {}): {} ahead of the system site-packages",
+              std::filesystem::path(site_packages).parent_path().parent_path().parent_path().string(),
+              config_.venv_required ? "--venv" : "VIRTUAL_ENV", site_packages);
 }
 
 void Runtime::import_pyrunner() {

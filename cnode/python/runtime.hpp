@@ -32,6 +32,9 @@ public:
         bool allow_gil = false;               // free-threaded build: accept a GIL re-enabled by an import
         std::vector<std::string> preload;     // modules imported at start-up, each checked for the GIL
         unsigned cancel_grace_ms = 1000;      // an abandoned ASGI request's time between http.disconnect and cancel
+        std::vector<std::string> append_pythonpath;  // appended to sys.path (before pyrunner's root), in order
+        std::string venv;            // a virtualenv whose site-packages go ahead of the system's; empty: none
+        bool venv_required = false;  // from --venv: one that does not fit stops start-up (else: warning, ignored)
     };
 
     // Initialises CPython on the calling (main) thread, imports pyrunner, then
@@ -55,11 +58,13 @@ public:
 
 private:
     void extend_sys_path();
+    void activate_venv(const std::string& site_packages);
     void import_pyrunner();
     void import_preloaded();
     void require_no_gil(std::string_view cause) const;
 
     Config config_;
+    std::string venv_site_packages_;  // the venv's site-packages, checked; empty: no venv
     InterpreterInfo info_;
     _is* interpreter_ = nullptr;
     _ts* main_state_ = nullptr;

@@ -26,9 +26,10 @@
 %% --- pycnode -------------------------------------------------------------
 
 %% Starts the pycnode binary as `Label' (used in its unique node name) with
-%% options `#{workers => N, threads => N, args => [string()], cd => Dir}'
-%% (`cd': its working directory, where a crash would leave a core file;
-%% default ours) and waits for its "pycnode ready" line. Returns a handle map.
+%% options `#{workers => N, threads => N, args => [string()], cd => Dir,
+%% env => [{Name, Value | false}]}' (`cd': its working directory, where a
+%% crash would leave a core file; default ours; `env': as open_port's, false
+%% unsets) and waits for its "pycnode ready" line. Returns a handle map.
 start_pycnode(Label, Opts) ->
     Sname = unique_name("pyc_" ++ Label),
     Node = list_to_atom(Sname ++ "@" ++ host()),
@@ -49,7 +50,7 @@ start_pycnode(Label, Opts) ->
     PortOpts = case maps:find(cd, Opts) of
                    {ok, Dir} -> ok = filelib:ensure_dir(filename:join(Dir, "x")), [{cd, Dir}];
                    error -> []
-               end,
+               end ++ [{env, maps:get(env, Opts)} || maps:is_key(env, Opts)],
     {Owner, Mon} = spawn_monitor(fun() -> owner_init(Starter, env("PYCNODE_BINARY"), Args, PortOpts, LogFile) end),
     receive
         {'DOWN', Mon, process, Owner, Reason} ->
