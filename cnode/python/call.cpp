@@ -94,8 +94,9 @@ std::string convert_arguments(WorkerContext& ctx, const std::vector<Term>& terms
 
 // Attached only. Keyword arguments go after the positional ones in `args`,
 // their names in `kwnames` (the vectorcall convention).
-std::string convert_keywords(WorkerContext& ctx, const std::vector<Keyword>& keywords, std::size_t first,
-                             const CallOptions& options, ArgumentVector& args, PyRef& kwnames) {
+std::string convert_keywords(WorkerContext& ctx, const CallOptions& options, std::size_t first, ArgumentVector& args,
+                             PyRef& kwnames) {
+    const std::vector<Keyword>& keywords = options.keywords;
     if (keywords.empty()) return {};
     kwnames = PyRef::steal(PyTuple_New(static_cast<Py_ssize_t>(keywords.size())));
     if (!kwnames) return "keyword names: " + take_exception_text();
@@ -150,10 +151,8 @@ term::Term finish_async_call(WorkerContext& ctx, PyObject* state, PyObject* resu
 term::Term run_call(WorkerContext& ctx, const term::Term& request, term::ByteArena& arena) {
     if (std::string problem = check_request(request); !problem.empty()) return bad_request_reply(arena, problem);
     CallOptions options;
-    std::vector<Keyword> keywords;
     if (std::string problem = read_call_options(request, options); !problem.empty())
         return bad_request_reply(arena, problem);
-    if (options.kwargs) keyword_pairs(*options.kwargs, keywords);  // checked by read_call_options
     const bool nil_as_none = options.conversion.nil_as_none;
     const auto& module = request.items[1].bytes;
     const auto& function = request.items[2].bytes;
@@ -171,11 +170,11 @@ term::Term run_call(WorkerContext& ctx, const term::Term& request, term::ByteAre
             return {};
         }
     }
-    ArgumentVector args(arg_terms.size() + keywords.size());
+    ArgumentVector args(arg_terms.size() + options.keywords.size());
     PyRef kwnames;
     if (std::string problem = convert_arguments(ctx, arg_terms, options, args); !problem.empty())
         return bad_request_reply(arena, problem);
-    if (std::string problem = convert_keywords(ctx, keywords, arg_terms.size(), options, args, kwnames);
+    if (std::string problem = convert_keywords(ctx, options, arg_terms.size(), args, kwnames);
         !problem.empty())
         return bad_request_reply(arena, problem);
     PyRef result =

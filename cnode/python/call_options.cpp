@@ -26,6 +26,9 @@ std::string choice(const Term& value, std::string_view key, std::string_view yes
     return fmt::format("option {} takes {} or {}", key, yes, no);
 }
 
+// The pairs of `kwargs` into `out`, checked.
+std::string keyword_pairs(const Term& kwargs, std::vector<Keyword>& out);
+
 }  // namespace
 
 std::string read_call_options(const Term& request, CallOptions& out) {
@@ -43,15 +46,16 @@ std::string read_call_options(const Term& request, CallOptions& out) {
             if (auto problem = choice(value, key, "none", "atom", out.conversion.nil_as_none); !problem.empty())
                 return problem;
         } else if (key == "kwargs") {
-            std::vector<Keyword> pairs;
-            if (auto problem = keyword_pairs(value, pairs); !problem.empty()) return problem;
-            out.kwargs = &value;
+            out.keywords.clear();
+            if (auto problem = keyword_pairs(value, out.keywords); !problem.empty()) return problem;
         } else {
             return fmt::format("unknown option {} (call options: kwargs, strings, nil, timeout)", key);
         }
     }
     return {};
 }
+
+namespace {
 
 std::string keyword_pairs(const Term& kwargs, std::vector<Keyword>& out) {
     auto add = [&](const Term& key, const Term& value) -> std::string {
@@ -73,5 +77,7 @@ std::string keyword_pairs(const Term& kwargs, std::vector<Keyword>& out) {
     }
     return {};
 }
+
+}  // namespace
 
 }  // namespace pycnode::python

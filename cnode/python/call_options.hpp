@@ -7,23 +7,24 @@
 #include "term/term.hpp"
 
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace pycnode::python {
 
-struct CallOptions {
-    ConversionOptions conversion = call_conversion_defaults();
-    // `kwargs`: a map, or a list of {Key, Value}; keys atoms or UTF-8 binaries.
-    const term::Term* kwargs = nullptr;
-};
-
-// Empty when the request's Opts (if any) are valid, else what is wrong.
-std::string read_call_options(const term::Term& request, CallOptions& out);
-
-// The keyword pairs of `kwargs` as {key, value} term pointers, checked.
+// One keyword argument: its name and its value, viewing the request.
 struct Keyword {
     std::string_view name;
     const term::Term* value;
 };
-std::string keyword_pairs(const term::Term& kwargs, std::vector<Keyword>& out);
+
+struct CallOptions {
+    ConversionOptions conversion = call_conversion_defaults();
+    // `kwargs`: a map, or a list of {Key, Value}; keys atoms or UTF-8 binaries.
+    std::vector<Keyword> keywords;
+};
+
+// Empty when the request's Opts (if any) are valid, else what is wrong.
+std::string read_call_options(const term::Term& request, CallOptions& out);
 
 }  // namespace pycnode::python
