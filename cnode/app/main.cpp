@@ -50,8 +50,10 @@ int serve(const pycnode::Options& options) {
     Stats stats;
     fatal_signals::InFlightReported reported(stats.in_flight);
     net::Loop loop(options, stats, {node.name(), options.cookie, node.creation(), options.caller_monitors});
+    if (!options.worker_reads) loop.keep_lease();
     pool::WorkerPool workers(runtime, {options.workers, options.threads, options.queue_limit,
-                                       options.request_timeout_ms, options.max_stuck}, stats);
+                                       options.request_timeout_ms, options.max_stuck},
+                             stats, &loop);
     dispatch::Dispatcher dispatcher(options, stats, workers, runtime, [&loop] { return loop.peers(); });
     log::info("pycnode ready: node {} port {} registered name '{}', {} event workers, {} blocking threads, Python {} ({}, GIL {})",
               node.name(), node.port(), options.register_name, options.workers, options.threads, py.version,

@@ -81,6 +81,10 @@ Limits and logs:
                           send 2 control messages fewer per call (more
                           requests/s), but pycnode cannot learn that a
                           caller gave up, and cancels nothing
+  --no-worker-reads       the loop thread reads every request and hands it
+                          to a worker; by default an idle event worker
+                          reads the sockets itself and runs what it reads
+                          (one thread hand-off less per request)
   --cancel-grace-ms MS    when an ASGI request's caller gives up, its app
                           sees http.disconnect at once and its task is
                           cancelled MS later (default: 1000)
@@ -105,7 +109,7 @@ Limits and logs:
 enum OptionId {
     OptSname = 1000, OptName, OptCookie, OptCookieFile, OptRegister, OptWorkers, OptPythonpath, OptPreload,
     OptPort, OptTicktime, OptHandshake, OptHandshakes, OptMaxPacket, OptQueueLimit, OptScopeCache, OptAllowGil, OptLogLevel, OptHelp,
-    OptThreads, OptMaxInFlight, OptCancelGrace, OptNoCallerMonitors, OptMaxHandshakes, OptMaxHandshakesPerAddress, OptDrainTimeout,
+    OptThreads, OptMaxInFlight, OptCancelGrace, OptNoCallerMonitors, OptNoWorkerReads, OptMaxHandshakes, OptMaxHandshakesPerAddress, OptDrainTimeout,
     OptMaxOutput, OptOutputStall,
     OptRequestTimeout, OptMaxStuck, OptStrings, OptNil, OptAppendPythonpath, OptVenv,
 };
@@ -135,6 +139,7 @@ const option long_options[] = {
     {"output-stall-timeout", required_argument, nullptr, OptOutputStall},
     {"cancel-grace-ms", required_argument, nullptr, OptCancelGrace},
     {"no-caller-monitors", no_argument, nullptr, OptNoCallerMonitors},
+    {"no-worker-reads", no_argument, nullptr, OptNoWorkerReads},
     {"drain-timeout", required_argument, nullptr, OptDrainTimeout},
     {"request-timeout", required_argument, nullptr, OptRequestTimeout},
     {"max-stuck", required_argument, nullptr, OptMaxStuck},
@@ -243,6 +248,7 @@ int parse_options(int argc, char** argv, Options& out) {
             case OptPreload: out.preload.emplace_back(optarg); break;
             case OptAllowGil: out.allow_gil = true; break;
             case OptNoCallerMonitors: out.caller_monitors = false; break;
+            case OptNoWorkerReads: out.worker_reads = false; break;
             case OptWorkers:
                 if (!parse_number(optarg, 1, 1024, n)) return fail("--workers takes 1..1024");
                 out.workers = static_cast<unsigned>(n);

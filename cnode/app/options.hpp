@@ -35,6 +35,7 @@ struct Options {
     unsigned drain_timeout_ms = 30000;  // after SIGTERM/SIGINT: how long requests in flight may take
     unsigned request_timeout_ms = 60000;  // a request's deadline when it sets none; 0: none
     unsigned max_stuck = 16;              // stuck threads replaced at a time; 0: none
+    bool worker_reads = true;     // an idle event worker reads the sockets and runs what it reads
     bool caller_monitors = true;  // offer monitors by name: cancel requests whose caller gave up
     std::size_t scope_cache = 1024;
     bool allow_gil = false;

@@ -24,6 +24,7 @@ struct Stats {
     std::atomic<bool> shutting_down{false};  // draining after SIGTERM/SIGINT: new requests are refused
     std::atomic<std::uint64_t> output_queued{0};   // bytes waiting in outboxes for their sockets
     std::atomic<std::uint64_t> closed_stalled{0};  // connections closed: over --max-output-mb, not read
+    std::atomic<std::uint64_t> loop_takeovers{0};  // the loop thread read in place of a worker busy too long
 
     void answered(bool is_error) {
         served.fetch_add(1, std::memory_order_relaxed);

@@ -28,7 +28,7 @@ void check(int err, const char* what) {
 }  // namespace
 
 Loop::Loop(const Options& options, Stats& stats, HandshakeIdentity me)
-    : options_(options), stats_(stats),
+    : options_(options), stats_(stats), lease_(std::chrono::milliseconds(2)),
       listener_(&loop_, std::move(me),
                 {options.handshake_timeout_ms, options.max_handshakes, options.max_handshakes_per_address}, stats,
                 [this](int fd, std::string peer) { adopt(fd, std::move(peer)); }),
@@ -42,12 +42,7 @@ Loop::Loop(const Options& options, Stats& stats, HandshakeIdentity me)
                             self->write_backlogs(false);
                         }),
           "uv_async_init");
-    // libuv runs prepare callbacks last before it blocks for I/O, and every
-    // I/O callback (reply_async_, socket reads) after waking and before the
-    // next prepare: the loop tells the reply queue it is awake in those and
-    // about to sleep in this one. Unref'd: it must not keep uv_run going.
-    check(uv_prepare_init(&loop_, &before_sleep_), "uv_prepare_init");
-    uv_unref(as_handle(&before_sleep_));
+    open_descriptors();
     check(uv_timer_init(&loop_, &tick_timer_), "uv_timer_init");
     check(uv_timer_init(&loop_, &drain_timer_), "uv_timer_init");
     check(uv_timer_init(&loop_, &linger_timer_), "uv_timer_init");
@@ -57,10 +52,10 @@ Loop::Loop(const Options& options, Stats& stats, HandshakeIdentity me)
 
 Loop::~Loop() {
     // Workers are joined by now, so nobody can post a reply any more.
-    for (uv_handle_t* h : {as_handle(&reply_async_), as_handle(&before_sleep_)})
-        if (!uv_is_closing(h)) uv_close(h, nullptr);
+    if (!uv_is_closing(as_handle(&reply_async_))) uv_close(as_handle(&reply_async_), nullptr);
     uv_run(&loop_, UV_RUN_DEFAULT);
     uv_loop_close(&loop_);
+    close_descriptors();
 }
 
 void Loop::run(dispatch::Dispatcher& dispatcher, int listen_fd) {
@@ -75,10 +70,7 @@ void Loop::run(dispatch::Dispatcher& dispatcher, int listen_fd) {
     std::uint64_t every_ms = std::min<std::uint64_t>(tick_ms / 2, options_.output_stall_s * 1000ull / 4);
     uv_timer_start(&tick_timer_, [](uv_timer_t* t) { static_cast<Loop*>(t->loop->data)->check_connections(); },
                    every_ms, every_ms);
-    check(uv_prepare_start(&before_sleep_,
-                           [](uv_prepare_t* p) { static_cast<Loop*>(p->loop->data)->write_backlogs(true); }),
-          "uv_prepare_start");
-    uv_run(&loop_, UV_RUN_DEFAULT);
+    serve_turns();
 }
 
 void Loop::stop() {
@@ -103,7 +95,7 @@ void Loop::stop() {
     uv_close(as_handle(&sigint_), nullptr);
     uv_close(as_handle(&sigterm_), nullptr);
     // Workers may still post replies until they are joined: keep that door
-    // (reply_async_ and before_sleep_) open but let uv_run return without it.
+    // (reply_async_) open but let the loop end without it.
     uv_unref(as_handle(&reply_async_));
 }
 
@@ -118,6 +110,7 @@ void Loop::begin_drain(int signum) {
         std::_Exit(1);
     }
     draining_ = true;
+    lease_.pin();  // the loop thread ends the loop: workers give the lease back after this turn
     stats_.shutting_down.store(true, std::memory_order_relaxed);
     listener_.stop();
     log::info("signal {}: stopping; {} requests in flight get up to {} ms to finish (a second signal exits at once)",
@@ -179,8 +172,9 @@ void Loop::adopt(int fd, std::string peer) {
     if (!ref.open(fd)) ref.close("could not start serving it");
 }
 
-// before_sleep: called by the prepare handle, the last thing before the loop
-// blocks. Nothing from here to the block may call consumer_awake().
+// before_sleep: called at the end of each turn (run_turn), the last thing
+// before the holder sleeps or runs Python. Nothing from here to then may
+// call consumer_awake().
 void Loop::write_backlogs(bool before_sleep) {
     if (before_sleep) backlogs_.drain_before_sleep(backlog_batch_);
     else backlogs_.drain(backlog_batch_);

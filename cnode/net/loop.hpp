@@ -1,5 +1,9 @@
-// The libuv loop thread: accepts connections, runs their handshakes
-// (listener.hpp), owns every connection and reads every socket.
+// The libuv loop: accepts connections, runs their handshakes
+// (listener.hpp), owns every connection and reads every socket. It is run
+// by whoever holds its lease (pool/loop_lease.hpp): an idle event worker,
+// which then runs the requests it reads itself, or the loop thread, which
+// runs it when no worker is idle, when a worker holds it too long while
+// busy, and at shutdown (loop_turns.cpp).
 //
 // Other threads reach it through one door, a locked hand-off plus
 // uv_async_send: a worker whose reply did not fit in a socket asks for its
@@ -13,7 +17,9 @@
 #include "net/connection.hpp"
 #include "net/listener.hpp"
 #include "pool/job.hpp"
+#include "pool/loop_lease.hpp"
 #include "pool/reply_queue.hpp"
+#include "pool/shared_loop.hpp"
 
 #include <uv.h>
 
@@ -32,7 +38,7 @@ class Dispatcher;
 
 namespace pycnode::net {
 
-class Loop {
+class Loop final : public pool::SharedLoop {
 public:
     Loop(const Options& options, Stats& stats, HandshakeIdentity me);
     ~Loop();
@@ -49,7 +55,18 @@ public:
     void run(dispatch::Dispatcher& dispatcher, int listen_fd);
     bool abandoned() const { return abandoned_; }
 
-    // Loop thread.
+    // pool::SharedLoop: what an event worker holding the lease uses.
+    pool::LoopLease& lease() override { return lease_; }
+    int fd() const override { return uv_backend_fd(&loop_); }
+    int timeout_ms() override;
+    void run_turn() override;
+    void arm_rescue(std::int64_t at_ns) override;
+    void wake_loop_thread() override;
+    // Before run(): the loop thread keeps the lease (it reads every request
+    // and hands it to a worker).
+    void keep_lease() { lease_.pin(); }
+
+    // The lease's holder (loop thread or event worker).
     uv_loop_t* uv() { return &loop_; }
     dispatch::Dispatcher& dispatcher() { return *dispatcher_; }
     const Options& options() const { return options_; }
@@ -59,6 +76,12 @@ public:
     void stop();
 
 private:
+    void open_descriptors();
+    void close_descriptors();
+    void serve_turns();
+    void on_rescue_timer();
+    void watch(int fd, bool on);
+    bool watchers_pending() const;
     void adopt(int fd, std::string peer);
     void write_backlogs(bool before_sleep);
     void check_connections();
@@ -71,12 +94,17 @@ private:
     Stats& stats_;
     uv_loop_t loop_{};
     uv_async_t reply_async_{};
-    uv_prepare_t before_sleep_{};  // the last callback before the loop blocks: writes backlogs
     uv_timer_t tick_timer_{};
     uv_timer_t drain_timer_{};
     uv_timer_t linger_timer_{};  // after stop(): closes connections whose peer did not close its side
     uv_signal_t sigint_{};
     uv_signal_t sigterm_{};
+
+    pool::LoopLease lease_;
+    int epoll_fd_ = -1;   // the loop thread sleeps here: rescue_fd_, lease_fd_, and the loop when it holds the lease
+    int rescue_fd_ = -1;  // a timerfd: look at a busy holder
+    int lease_fd_ = -1;   // an eventfd: a worker gave the lease back
+    bool loop_watched_ = false;
 
     Listener listener_;
     pool::ReplyQueue<std::uint64_t> backlogs_;

@@ -7,6 +7,10 @@
 // a push wakes one registered sleeper, outside the lock. A worker that is
 // awake finds new jobs by polling try_pop between loop iterations, so it
 // costs nobody a wake-up.
+//
+// An event worker that reads requests itself (it holds the loop's lease,
+// loop_lease.hpp) pops what it pushed right after: its first push wakes
+// nobody, the next ones wake sleepers to share the burst.
 #pragma once
 
 #include <sys/eventfd.h>
@@ -27,6 +31,9 @@ inline void wake_fd(int fd) {
     (void)!::write(fd, &one, sizeof one);
 }
 
+// Set on an event worker while it runs the libuv loop: it pops next.
+inline thread_local bool pusher_pops_next = false;
+
 template <class T>
 class EventQueue {
 public:
@@ -39,7 +46,7 @@ public:
             std::lock_guard lock(mutex_);
             if (closed_ || items_.size() >= limit_) return false;
             items_.push_back(std::move(item));
-            if (!sleepers_.empty()) {
+            if (!sleepers_.empty() && (!pusher_pops_next || items_.size() > 1)) {
                 sleeper = sleepers_.back();
                 sleepers_.pop_back();
             }

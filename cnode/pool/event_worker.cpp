@@ -25,6 +25,14 @@ namespace {
 // burst, few enough that tasks made runnable meanwhile are not starved.
 constexpr int jobs_per_turn = 64;
 
+// While it holds the loop's lease, a worker reads nothing while it runs
+// Python: it polls the sockets at least this often between jobs.
+constexpr std::chrono::microseconds reading_slice{500};
+
+std::int64_t steady_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+}
+
 // A loop turn runs the requests waiting on the loop, so its deadline is the
 // earliest of theirs; but a deadline that passes during a short turn is the
 // next turn's to answer, not a sign of a stuck one. A turn is stuck only
@@ -38,9 +46,11 @@ Clock::time_point turn_deadline(Clock::time_point now, Clock::time_point earlies
 }  // namespace
 
 EventWorker::EventWorker(unsigned index, python::Runtime& runtime, EventQueue<Job>& jobs, Outlet& outlet,
-                         std::function<bool(Job&&)> to_blocking, StuckCounts& stuck, std::uint32_t request_timeout_ms)
+                         std::function<bool(Job&&)> to_blocking, StuckCounts& stuck, std::uint32_t request_timeout_ms,
+                         SharedLoop* shared_loop)
     : index_(index), runtime_(runtime), jobs_(jobs), outlet_(outlet), slot_(stuck),
-      runner_(outlet, /*can_defer=*/true, std::move(to_blocking), slot_, &parked_, request_timeout_ms) {
+      runner_(outlet, /*can_defer=*/true, std::move(to_blocking), slot_, &parked_, request_timeout_ms),
+      shared_(shared_loop) {
     wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
     epoll_event ev{};
@@ -81,6 +91,7 @@ void EventWorker::run() {
     } catch (const std::exception& e) {
         log::error("event worker {} stopped: {}", index_, e.what());
     }
+    give_back_lease();  // before it exits, if it still holds it
     outlet_.flush();  // the replies of requests cancelled when the loop closed
     slot_.exited();
 }
@@ -96,10 +107,14 @@ void EventWorker::serve(python::WorkerContext& ctx) {
             watch_event_loop(ctx);
             timeout = run_event_loop(ctx);
         }
-        if (more_jobs || timeout == 0) continue;
+        if (more_jobs || timeout == 0) {
+            if (holds_lease()) sleep(0);  // reads what came meanwhile
+            continue;
+        }
         if (slot_.retired()) {
             // Replaced while stuck: it no longer takes jobs (nor wake-ups
             // meant for the workers that do), and goes once nothing waits.
+            give_back_lease();
             if (ctx.waiting_count() == 0 || jobs_.closed()) return;
             sleep(timeout);
             continue;
@@ -114,13 +129,17 @@ void EventWorker::serve(python::WorkerContext& ctx) {
 }
 
 // True if jobs may be left: the turn ended on the batch limit.
+// While it holds the lease, also when its reading slice is over.
 bool EventWorker::run_jobs(python::WorkerContext& ctx) {
     Job job;
+    bool reading = holds_lease();
+    Clock::time_point start = reading ? Clock::now() : Clock::time_point{};
     for (int n = 0; n < jobs_per_turn; ++n) {
         if (slot_.retired() || !jobs_.try_pop(job)) return false;
         runner_.run(ctx, job, static_cast<int>(index_));
         outlet_.flush();  // at once: latency first; a reply costs one sendmsg
         job = Job{};  // release the request packet now, not when the next job arrives
+        if (reading && Clock::now() - start >= reading_slice) return true;
     }
     return true;
 }
@@ -188,17 +207,76 @@ void EventWorker::watch_event_loop(python::WorkerContext& ctx) {
 }
 
 int EventWorker::sleep(int timeout_ms) {
-    epoll_event events[2];
-    int n = ::epoll_wait(epoll_fd_, events, 2, timeout_ms);
+    bool reading = lease_before_sleep(timeout_ms);
+    if (reading) {
+        int loop_timeout = shared_->timeout_ms();
+        if (loop_timeout >= 0 && (timeout_ms < 0 || loop_timeout < timeout_ms)) timeout_ms = loop_timeout;
+    }
+    epoll_event events[3];
+    int n = ::epoll_wait(epoll_fd_, events, 3, timeout_ms);
+    bool loop_ready = n == 0;  // timed out: perhaps for the loop's timer
     for (int i = 0; i < n; ++i) {
         if (events[i].data.fd == wake_fd_) {
             std::uint64_t count;
             (void)!::read(wake_fd_, &count, sizeof count);
-        } else {
+        } else if (events[i].data.fd == selector_fd_) {
             loop_io_ = true;
+        } else {
+            loop_ready = true;
         }
     }
+    if (reading) lease_after_sleep(loop_ready);
     return n;
+}
+
+// The lease, before it sleeps: a holder settles (Idle: it sleeps on the
+// loop's descriptor too); a worker about to sleep for real takes the lease
+// if the loop thread has it idle. True if it holds the lease.
+bool EventWorker::lease_before_sleep(int timeout_ms) {
+    if (!shared_) return false;
+    LoopLease& lease = shared_->lease();
+    bool holds = lease.settle(wake_fd_);
+    if (!holds && timeout_ms != 0 && !slot_.retired()) holds = lease.take_from_loop(wake_fd_);
+    watch_loop(holds);
+    if (holds && !loop_watched_) {  // it could not watch the loop: someone else must
+        give_back_lease();
+        return false;
+    }
+    return holds;
+}
+
+// The lease, awake: the holder runs a turn of the loop if it has work, and
+// is Busy from here until it sleeps again (the loop thread takes the lease
+// if that lasts).
+void EventWorker::lease_after_sleep(bool loop_ready) {
+    LoopLease& lease = shared_->lease();
+    if (!lease.enter(wake_fd_)) return watch_loop(false);  // taken back meanwhile
+    if (loop_ready) {
+        pusher_pops_next = true;
+        shared_->run_turn();
+        pusher_pops_next = false;
+    }
+    if (lease.pinned()) return give_back_lease();  // shutting down: the loop thread ends the loop
+    std::int64_t now = steady_ns();
+    if (lease.busy(wake_fd_, now)) shared_->arm_rescue(now + lease.rescue_after_ns());
+}
+
+void EventWorker::give_back_lease() {
+    if (shared_ && shared_->lease().give_back(wake_fd_)) shared_->wake_loop_thread();
+    watch_loop(false);
+}
+
+void EventWorker::watch_loop(bool on) {
+    if (on == loop_watched_) return;
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = shared_->fd();
+    if (::epoll_ctl(epoll_fd_, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, ev.data.fd, &ev) < 0) {
+        log::error("event worker {}: cannot {} the loop's descriptor: {}", index_, on ? "watch" : "unwatch",
+                   std::strerror(errno));
+        return;
+    }
+    loop_watched_ = on;
 }
 
 }  // namespace pycnode::pool

@@ -10,6 +10,11 @@
 // past their deadline (answered {error, timeout}), one non-blocking loop
 // iteration if the loop has work.
 //
+// An idle event worker may hold the libuv loop's lease (loop_lease.hpp):
+// it then sleeps on the loop's sockets too, reads a request when it comes
+// and runs it on the same thread. While it holds the lease it runs Python
+// in slices (reading_slice), polling the sockets between them.
+//
 // Each job and each loop iteration is a step of its BusySlot, watched by
 // the watchdog. If a step was stuck and the worker was replaced meanwhile,
 // the worker, when the step returns, takes no more jobs: it serves the
@@ -22,6 +27,7 @@
 #include "pool/job_runner.hpp"
 #include "pool/outlet.hpp"
 #include "pool/parked_replies.hpp"
+#include "pool/shared_loop.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -40,9 +46,11 @@ namespace pycnode::pool {
 
 class EventWorker {
 public:
-    // `stuck`: its kind's counts; `request_timeout_ms`: JobRunner's.
+    // `stuck`: its kind's counts; `request_timeout_ms`: JobRunner's;
+    // `shared_loop`: the loop whose lease it may hold (null: never reads).
     EventWorker(unsigned index, python::Runtime& runtime, EventQueue<Job>& jobs, Outlet& outlet,
-                std::function<bool(Job&&)> to_blocking, StuckCounts& stuck, std::uint32_t request_timeout_ms);
+                std::function<bool(Job&&)> to_blocking, StuckCounts& stuck, std::uint32_t request_timeout_ms,
+                SharedLoop* shared_loop);
     ~EventWorker();  // joins (after EventQueue::close)
     EventWorker(const EventWorker&) = delete;
     EventWorker& operator=(const EventWorker&) = delete;
@@ -66,6 +74,12 @@ private:
     void watch_event_loop(python::WorkerContext& ctx);
     int run_event_loop(python::WorkerContext& ctx);
     int sleep(int timeout_ms);  // detached; returns what woke it
+    // The loop's lease (detached): before and after sleeping.
+    bool lease_before_sleep(int timeout_ms);
+    void lease_after_sleep(bool loop_ready);
+    void watch_loop(bool on);
+    void give_back_lease();
+    bool holds_lease() const { return shared_ && shared_->lease().held_by(wake_fd_); }
 
     const unsigned index_;
     python::Runtime& runtime_;
@@ -78,6 +92,8 @@ private:
     int epoll_fd_ = -1;
     int selector_fd_ = -1;  // the event loop's, once it exists
     bool loop_io_ = false;  // the selector was readable: run the loop once
+    SharedLoop* const shared_;
+    bool loop_watched_ = false;  // the libuv loop's descriptor is in epoll_fd_
     std::mutex mail_mutex_;
     std::vector<std::shared_ptr<Ticket>> cancels_;
     std::thread thread_;

@@ -12,8 +12,8 @@
 
 namespace pycnode::pool {
 
-WorkerPool::WorkerPool(python::Runtime& runtime, PoolSizes sizes, Stats& stats)
-    : runtime_(runtime), sizes_(sizes), stats_(stats), outlet_(stats), event_jobs_(sizes.queue_limit),
+WorkerPool::WorkerPool(python::Runtime& runtime, PoolSizes sizes, Stats& stats, SharedLoop* shared_loop)
+    : runtime_(runtime), sizes_(sizes), shared_loop_(shared_loop), stats_(stats), outlet_(stats), event_jobs_(sizes.queue_limit),
       blocking_jobs_(sizes.queue_limit),
       watchdog_(outlet_, sizes.max_stuck, {[this] { return survey(); }, [this](WorkerKind kind) { replace(kind); }}) {
     std::lock_guard lock(members_mutex_);
@@ -140,7 +140,7 @@ void WorkerPool::start_event_worker() {
     auto index = static_cast<unsigned>(event_workers_.size());
     event_workers_.push_back(std::make_unique<EventWorker>(
         index, runtime_, event_jobs_, outlet_, [this](Job&& job) { return submit_blocking(std::move(job)); },
-        stuck_[static_cast<int>(WorkerKind::Event)], sizes_.request_timeout_ms));
+        stuck_[static_cast<int>(WorkerKind::Event)], sizes_.request_timeout_ms, shared_loop_));
 }
 
 void WorkerPool::start_blocking_thread() {

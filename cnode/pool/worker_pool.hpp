@@ -19,6 +19,7 @@
 #include "pool/job.hpp"
 #include "pool/job_queue.hpp"
 #include "pool/outlet.hpp"
+#include "pool/shared_loop.hpp"
 #include "pool/watchdog.hpp"
 
 #include <cstdint>
@@ -43,7 +44,8 @@ struct PoolSizes {
 
 class WorkerPool {
 public:
-    WorkerPool(python::Runtime& runtime, PoolSizes sizes, Stats& stats);
+    // `shared_loop`: the loop whose lease idle event workers take (null: none).
+    WorkerPool(python::Runtime& runtime, PoolSizes sizes, Stats& stats, SharedLoop* shared_loop);
     ~WorkerPool();  // stop()
 
     // Loop thread. False if the job's queue is full (or closed): the caller
@@ -94,6 +96,7 @@ private:
 
     python::Runtime& runtime_;
     const PoolSizes sizes_;
+    SharedLoop* const shared_loop_;
     Stats& stats_;
     Outlet outlet_;
     EventQueue<Job> event_jobs_;
