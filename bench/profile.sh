@@ -9,7 +9,11 @@
 #   bash bench/profile.sh [SCENARIO] [SECONDS]
 #     SCENARIO: asgi_hello (default), wsgi_hello, ping, call, echo_1mib
 #   Environment: BENCH_BINARY (build/pycnode), BENCH_WORKERS (2),
-#   PROFILE_CONCURRENCY (64), PROFILE_OUT (keeps perf.data there if set).
+#   PROFILE_CONCURRENCY (64), PROFILE_OUT (keeps perf.data there if set),
+#   PROFILE_SYSCALLS=1: instead of sampling, counts pycnode's system calls
+#   over the window (strace -c -f) and prints them per request (strace
+#   slows pycnode down: the counts per request, not the rate, are the point),
+#   BENCH_PYCNODE_ARGS: extra pycnode options.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scenario=${1:-asgi_hello}
@@ -19,7 +23,8 @@ workers=${BENCH_WORKERS:-2}
 concurrency=${PROFILE_CONCURRENCY:-64}
 command -v perf >/dev/null || bash scripts/install-deps.sh --bench
 source bench/lib.sh
-start_pycnode "prof_$$" profile 10 -- --workers "$workers"
+# shellcheck disable=SC2086  # extra options, word-split on purpose
+start_pycnode "prof_$$" profile 10 -- --workers "$workers" ${BENCH_PYCNODE_ARGS:-}
 
 # A load node without scheduler busy-waiting, so that its spinning does not
 # take CPU from the pycnode being profiled on these two cores.
@@ -33,6 +38,9 @@ erl -noshell +sbwt none +sbwtdcpu none +sbwtdio none -sname "load_$$" -setcookie
         lists:sum([binary_to_integer(lists:nth(I, Fields)) || I <- [12, 13]])
     end,
     pyc_load:run({pycnode, Node}, Req, $concurrency, 1000, #{warmup_ms => 0}),
+    ok = file:write_file(\"$work/warm\", <<>>),
+    Go = fun Wait() -> case filelib:is_file(\"$work/go\") of true -> ok; false -> timer:sleep(10), Wait() end end,
+    Go(),
     C0 = Cpu(),
     ok = file:write_file(\"$work/measuring\", <<>>),
     #{requests := N, rps := Rps} = pyc_load:run({pycnode, Node}, Req, $concurrency, ${seconds}000, #{warmup_ms => 0}),
@@ -42,6 +50,28 @@ erl -noshell +sbwt none +sbwtdcpu none +sbwtdio none -sname "load_$$" -setcookie
     halt()." &
 load=$!
 pids+=($load)
+for _ in $(seq 1 200); do [[ -e "$work/warm" ]] && break; sleep 0.05; done
+if [[ "${PROFILE_SYSCALLS:-0}" == 1 ]]; then
+  # strace attached before the measured window opens and detached after it
+  # closes: every request of the window is counted (a few idle calls too).
+  strace -c -f -p "$pyc" -o "$work/strace.txt" 2>/dev/null & tracer=$!
+  sleep 1; touch "$work/go"
+  wait "$load"
+  kill -INT "$tracer"; wait "$tracer" || true
+  read -r requests rps cpu_s <"$work/result"
+  "$python" - "$work/strace.txt" "$requests" "$rps" <<'PY'
+import sys
+path, requests, rps = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+print(f"system calls per request ({requests} requests, {rps:.0f}/s under strace):")
+for line in open(path):
+    f = line.split()
+    if len(f) >= 5 and f[0][0].isdigit() and f[-1] not in ("total",):
+        calls = int(f[3])
+        print(f"  {f[-1]:<16}{calls / requests:8.2f}")
+PY
+  exit 0
+fi
+touch "$work/go"
 for _ in $(seq 1 100); do [[ -e "$work/measuring" ]] && break; sleep 0.05; done
 perf record -F 1999 -p "$pyc" -o "$work/perf.data" -- sleep "$((seconds - 1))" >/dev/null 2>&1
 wait "$load"

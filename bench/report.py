@@ -57,6 +57,10 @@ def load(parts):
                 part = json.load(f)
             merged["meta"][name.split(".")[0]] = part["meta"]
             merged["results"] += part["results"]
+    idle = os.path.join(parts, "idle.json")
+    if os.path.exists(idle):
+        with open(idle) as f:
+            merged["idle"] = json.load(f)
     for r in merged["results"]:  # the figures every table and ratio uses
         r["cpu_us_per_req"] = r["cpu_s"] * 1e6 / r["requests"] if r["requests"] else None
         r["body_mib_s"] = r["body_bytes"] * r["rps"] / MIB if r["body_bytes"] else None
@@ -222,7 +226,13 @@ def ratio_tables(results, concurrency, head):
     return out
 
 
-def targets(results, head, inflight_callers):
+# Requests/s of one caller making ASGI hello calls to an in-VM (NIF)
+# implementation of the same Erlang API on this kind of machine: what a
+# remote pycnode is to beat at 1 caller.
+IN_VM_ASGI_HELLO_1_CALLER = 17200
+
+
+def targets(results, head, inflight_callers, idle=None):
     """(target, measured, met) rows, at N = head unless they say otherwise;
     met is None for a target whose rows were not measured."""
     def get(s, server, key, n=head):
@@ -245,7 +255,19 @@ def targets(results, head, inflight_callers):
     spec = ratio(get("asgi_hello", "pycnode", "rps"), get("asgi_hello_via_call", "pycnode", "rps"))
     p99 = get("asgi_hello", "pycnode", "p99_us")
     big = get("echo_1m", "pycnode", "body_mib_s")
+    hello_p50, ping_p50 = get("asgi_hello", "pycnode", "p50_us", 1), get("ping", "pycnode", "p50_us", 1)
+    over_ping = hello_p50 - ping_p50 if hello_p50 is not None and ping_p50 is not None else None
+    hello_1 = get("asgi_hello", "pycnode", "rps", 1)
+    own_floor = ratio(get("asgi_hello", "pycnode", "rps"), get("ping", "pycnode", "rps"))
+    idle_cpu = idle and idle.get("cpu_percent")
     return [
+        row("ASGI hello p50 at 1 caller <= pycnode's ping p50 + 15 us", over_ping,
+            f"+{over_ping or 0:.0f} us", lambda v: v <= 15),
+        row(f"ASGI hello req/s at 1 caller >= {IN_VM_ASGI_HELLO_1_CALLER:,} (an in-VM implementation's)", hello_1,
+            f"{hello_1 or 0:,.0f}", lambda v: v >= IN_VM_ASGI_HELLO_1_CALLER),
+        row(f"ASGI hello req/s at N={head} >= 0.9x pycnode's own ping", own_floor,
+            f"{own_floor or 0:.2f}x", lambda v: v >= 0.9),
+        row("idle pycnode CPU < 0.5% of a core", idle_cpu, f"{idle_cpu or 0:.2f}%", lambda v: v < 0.5),
         row(f"ASGI hello req/s at N={head} >= 0.9x the Erlang gen_server floor", floor,
             f"{floor or 0:.2f}x", lambda v: v >= 0.9),
         row("pycnode CPU per ASGI hello request <= 0.7x uvicorn's", cpu_vs,
@@ -377,7 +399,7 @@ def main():
     merged["machine"] = machine(args.started, args.binary, pyc_meta,
                                 merged["meta"].get("http", {}), knobs)
     merged["targets"] = [{"target": t, "measured": v, "met": ok} for t, v, ok in
-                         targets(merged["results"], head, inflight_callers)]
+                         targets(merged["results"], head, inflight_callers, merged.get("idle"))]
     merged["problems"] = problems(merged["results"], concurrency, inflight_callers, only)
     del merged["meta"]  # folded into machine
     with open(os.path.join(args.out, "results.json"), "w") as f:

@@ -155,6 +155,20 @@ drive() {
     || { failed=1; log "the Erlang driver failed ($1); the end of pycnode's log:"; tail -n 20 "$4" >&2; }
 }
 
+# The CPU a pycnode with nothing to do uses (no spinning at rest): its
+# user+system time over $idle_s seconds right after start-up, in % of a core.
+idle_s=$([[ "$smoke" == 1 ]] && echo 1 || echo "${BENCH_IDLE_SECONDS:-10}")
+measure_idle() {  # PID OUT
+  local ticks t0 t1
+  ticks=$(getconf CLK_TCK)
+  t0=$(awk '{print $14 + $15}' "/proc/$1/stat")
+  sleep "$idle_s"
+  t1=$(awk '{print $14 + $15}' "/proc/$1/stat")
+  "$python" -c 'import json, sys; t0, t1, hz, s = map(float, sys.argv[1:5]); json.dump({"seconds": s, "cpu_percent": (t1 - t0) / hz / s * 100}, open(sys.argv[5], "w"))' \
+    "$t0" "$t1" "$ticks" "$idle_s" "$2"
+  log "idle pycnode: $(cat "$2")"
+}
+
 # A failed half still leaves a report of what was measured; the exit status says it failed.
 failed=0
 start=$SECONDS
@@ -172,6 +186,7 @@ if wants "$base_ids"; then
   # shellcheck disable=SC2086  # BENCH_PYCNODE_ARGS: extra options, word-split on purpose
   start_pycnode "pyc_$tag" "$logs/pycnode.log" ${BENCH_PYCNODE_ARGS:-}
   wait_for "$logs/floor.log" "floor ready" "$floor_pid" "floor node"
+  measure_idle "$pyc_pid" "$parts/idle.json"
   log "Erlang-side scenarios: N = $concurrency, ${seconds} s each after ${warmup_ms} ms warm-up"
   drive base "pyc_$tag" "floor_$tag" "$logs/pycnode.log" "$parts/pyc.json"
   stop_pids "$pyc_pid" "$floor_pid"

@@ -28,6 +28,7 @@ after it.
 """
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import sys
@@ -220,6 +221,34 @@ class WorkerLoop:
                                finalizer=self.loop._asyncgen_finalizer_hook)
         self.task = DrivenTask(self.loop)
         self.close_hooks = []  # called with the timeout left, first thing in close()
+        self.holding = False  # hold_running(): the loop counts as running between turns
+
+    def hold_running(self):
+        """From now on the loop counts as this thread's running loop, also
+        between the worker's turns, as under run_forever: the worker then
+        drives each request without setting and unsetting it (in CPython
+        3.11 each of those calls getpid()). Only run_until_complete needs
+        it unset, and gets it so (_released)."""
+        self.loop._thread_id = threading.get_ident()
+        _set_running_loop(self.loop)
+        self.holding = True
+
+    @contextlib.contextmanager
+    def _released(self):
+        # run_until_complete refuses a loop that runs (is_running() reads
+        # _thread_id) or a thread that has a running loop.
+        loop = self.loop
+        holding, self.holding = self.holding, False
+        if holding:
+            _set_running_loop(None)
+            thread_id, loop._thread_id = loop._thread_id, None
+        try:
+            yield
+        finally:
+            if holding:
+                loop._thread_id = thread_id
+                _set_running_loop(loop)
+                self.holding = True
 
     def selector_fd(self):
         """The descriptor that is readable when the loop has I/O to handle."""
@@ -241,7 +270,8 @@ class WorkerLoop:
         or its exception raised. The loop must not be running."""
         finished = self.loop.create_future()
         self.adopt(coro, yielded, context, lambda value, error: finished.set_result((value, error)))
-        self.loop.run_until_complete(finished)
+        with self._released():
+            self.loop.run_until_complete(finished)
         value, error = finished.result()
         if error is not None:
             raise error
@@ -256,14 +286,17 @@ class WorkerLoop:
         timers, ready callbacks. The loop counts as running meanwhile."""
         loop = self.loop
         loop._thread_id = threading.get_ident()
-        _set_running_loop(loop)
+        holding = self.holding
+        if not holding:
+            _set_running_loop(loop)
         loop._stopping = True  # _run_once then polls its selector with timeout 0
         try:
             loop._run_once()
         finally:
             loop._stopping = False
-            _set_running_loop(None)
-            loop._thread_id = None
+            if not holding:
+                _set_running_loop(None)
+                loop._thread_id = None
 
     def next_timeout(self):
         """Seconds until the loop has something to run (0: now), or -1.0 if
@@ -308,6 +341,10 @@ class WorkerLoop:
             if executor is not None:
                 executor.shutdown(wait=False)
         finally:
+            if self.holding:
+                _set_running_loop(None)
+                loop._thread_id = None
+                self.holding = False
             asyncio.set_event_loop(None)
             loop.close()
 
@@ -317,7 +354,8 @@ class WorkerLoop:
         future = asyncio.ensure_future(awaitable, loop=loop)
         timer = loop.call_later(timeout, loop.stop)
         try:
-            loop.run_until_complete(future)
+            with self._released():
+                loop.run_until_complete(future)
         except RuntimeError:
             if future.done():
                 raise

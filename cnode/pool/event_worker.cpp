@@ -192,10 +192,13 @@ void EventWorker::run_cancels(python::WorkerContext& ctx) {
 
 // The loop is made by the first request that needs it; from then on its
 // selector is watched with the eventfd.
+// It stays the thread's running loop from then on (EventLoop::hold_running).
 void EventWorker::watch_event_loop(python::WorkerContext& ctx) {
     if (selector_fd_ >= 0) return;
     python::EventLoop* loop = ctx.existing_event_loop();
-    if (!loop || loop->selector_fd() < 0) return;
+    if (!loop) return;
+    loop->hold_running();
+    if (loop->selector_fd() < 0) return;
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.fd = loop->selector_fd();

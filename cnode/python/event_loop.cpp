@@ -94,6 +94,7 @@ bool EventLoop::load() {
     settle_ = attribute(w, "settle");
     reset_task_ = attribute(w, "reset_task");
     run_ready_ = attribute(w, "run_ready");
+    hold_running_ = attribute(w, "hold_running");
     next_timeout_ = attribute(w, "next_timeout");
     PyRef fd = attribute(w, "selector_fd");
     fd = fd ? call(fd.get()) : PyRef();
@@ -106,8 +107,16 @@ bool EventLoop::load() {
     scheduled_name_ = PyRef::steal(PyUnicode_InternFromString("_scheduled"));
     cancel_requested_name_ = PyRef::steal(PyUnicode_InternFromString("_cancel_requested"));
     task_name_ = PyRef::steal(PyUnicode_InternFromString("task"));
-    return task_ && adopt_ && hand_off_ && settle_ && reset_task_ && run_ready_ && next_timeout_ && ready_ &&
+    return task_ && adopt_ && hand_off_ && settle_ && reset_task_ && run_ready_ && hold_running_ && next_timeout_ && ready_ &&
            set_running_loop_ && enter_task_ && leave_task_ && scheduled_name_ && cancel_requested_name_ && task_name_;
+}
+
+void EventLoop::hold_running() {
+    if (held_running_) return;
+    PendingException pending;
+    PyRef held = call(hold_running_.get());
+    held_running_ = static_cast<bool>(held);
+    if (!held) cleanup("holding the running loop", std::move(held));
 }
 
 EventLoop::~EventLoop() {
@@ -175,7 +184,8 @@ void EventLoop::take_fresh_task() {
 int EventLoop::send_directly(PyObject* iterator, PyObject* context, PyRef& value) {
     if (PyContext_Enter(context) < 0) return PYGEN_ERROR;
     PySendResult sent = PYGEN_ERROR;
-    if (PyRef set = call(set_running_loop_.get(), loop_.get())) {
+    bool set_here = !held_running_;
+    if (PyRef set = set_here ? call(set_running_loop_.get(), loop_.get()) : PyRef::borrow(Py_None)) {
         if (PyRef entered = call(enter_task_.get(), loop_.get(), task_.get())) {
             PyObject* out = nullptr;
             sent = PyIter_Send(iterator, Py_None, &out);
@@ -184,7 +194,7 @@ int EventLoop::send_directly(PyObject* iterator, PyObject* context, PyRef& value
             cleanup("leaving the request task", call(leave_task_.get(), loop_.get(), task_.get()));
         }
         PendingException pending;
-        cleanup("unsetting the running loop", call(set_running_loop_.get(), Py_None));
+        if (set_here) cleanup("unsetting the running loop", call(set_running_loop_.get(), Py_None));
     }
     PendingException pending;
     if (PyContext_Exit(context) < 0) log::warning("event loop: leaving the request context failed: {}", take_exception_text());

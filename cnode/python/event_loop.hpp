@@ -62,6 +62,10 @@ public:
     int timeout_ms();
     // One iteration that does not block; exceptions are logged.
     void run_ready();
+    // An event worker's loop: from now on it stays the thread's running
+    // loop, also between requests and turns (as under run_forever), so that
+    // driving a request directly need not set and unset it.
+    void hold_running();
 
 private:
     EventLoop() = default;
@@ -72,7 +76,8 @@ private:
 
     PyRef worker_loop_, loop_, task_;
     PyRef set_running_loop_, enter_task_, leave_task_;  // asyncio's own (C) functions
-    PyRef adopt_, hand_off_, settle_, reset_task_, run_ready_, next_timeout_;
+    PyRef adopt_, hand_off_, settle_, reset_task_, run_ready_, hold_running_, next_timeout_;
+    bool held_running_ = false;  // the loop stays this thread's running loop (hold_running)
     PyRef ready_;  // loop._ready: a deque for the loop's life
     PyRef scheduled_name_, cancel_requested_name_, task_name_;
     int selector_fd_ = -1;
