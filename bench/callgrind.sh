@@ -34,10 +34,12 @@ erl -noshell -sname "cgload_$$" -setcookie cg -pa "$work" -eval "
     os:cmd(\"callgrind_control -i off $pyc\"),
     halt()." >/dev/null
 kill -TERM "$pyc"; wait "$pyc" 2>/dev/null || true
+# CALLGRIND_OUT=DIR keeps the profiles there (callgrind_annotate --tree=both, kcachegrind).
+[[ -n "${CALLGRIND_OUT:-}" ]] && mkdir -p "$CALLGRIND_OUT" && cp "$work"/callgrind.out* "$CALLGRIND_OUT"/
 
 annotate() { callgrind_annotate "$@" "$work"/callgrind.out* 2>/dev/null || true; }
 total=$(annotate | awk '/PROGRAM TOTALS/ && !t {gsub(",", "", $1); t = $1} END {print t + 0}')
 echo "$scenario: $((total / requests)) instructions per request in pycnode's user space ($requests requests, 1 worker)"
 echo "most inclusive instructions per request:"
 annotate --inclusive="${CALLGRIND_INCLUSIVE:-yes}" |
-  awk -v n="$requests" '/^ *[0-9,]+ .*:/ && k < 30 { c = $1; gsub(",", "", c); $1 = ""; printf "%10d %s\n", c / n, $0; k++ }'
+  awk -v n="$requests" -v top="${CALLGRIND_TOP:-30}" '/^ *[0-9,]+ .*:/ && k < top { c = $1; gsub(",", "", c); $1 = ""; printf "%10d %s\n", c / n, $0; k++ }'

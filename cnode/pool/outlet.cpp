@@ -72,6 +72,7 @@ struct Gathered {
     std::string packet;
 };
 thread_local std::vector<Gathered> gathered;
+thread_local std::size_t gathered_bytes = 0;
 
 // How many replies each worker thread holds between answer_to() and
 // flush(), for a graceful shutdown to wait for (replies_held). One counter
@@ -104,6 +105,7 @@ bool Outlet::answer_to(python::WorkerContext& ctx, const std::shared_ptr<net::Ou
     dist::append_reply(out.packet, reply_to, tag, reply);
     ctx.release_held();  // the reply may have pointed into Python objects until now
     stats_.answered(is_error_reply(reply));
+    gathered_bytes += out.packet.size();
     gathered.push_back(std::move(out));
     // Held first, out of flight second (release): whoever sees in_flight
     // drop also sees this thread holding the reply until flush() sends it.
@@ -160,7 +162,10 @@ void Outlet::flush() {
     }
     if (!gathered.empty()) held_count().replies.store(0, std::memory_order_release);
     gathered.clear();
+    gathered_bytes = 0;
 }
+
+std::size_t Outlet::unsent_bytes() const { return gathered_bytes; }
 
 bool Outlet::replies_held() const {
     std::lock_guard lock(held_mutex);

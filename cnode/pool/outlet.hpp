@@ -47,6 +47,8 @@ public:
 
     // Sends the replies this thread gathered. Any worker, detached or not.
     void flush();
+    // The size of the replies this thread gathered and has not sent.
+    std::size_t unsent_bytes() const;
     // Any thread: whether a worker holds a reply not yet handed to its
     // connection (made, counted out of flight, not yet flushed).
     bool replies_held() const;

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <string_view>
 
@@ -97,12 +98,24 @@ inline bool fits_int64(bool negative, std::string_view magnitude_le, std::int64_
 // Erlang refuses atoms of more than 255 characters (MAX_ATOM_CHARACTERS).
 inline constexpr std::size_t max_atom_chars = 255;
 
+// Where the first byte of `s` at or past `from` with its high bit set is
+// (s.size() if none), eight bytes at a time: atoms (node names in every
+// pid of every request) and most strings are ASCII, and this check is on
+// the hot path of each request.
+inline std::size_t ascii_prefix(std::string_view s, std::size_t from = 0) {
+    std::size_t i = from;
+    for (; i + 8 <= s.size(); i += 8) {
+        std::uint64_t word;
+        std::memcpy(&word, s.data() + i, 8);
+        if (word & 0x8080808080808080ull) break;
+    }
+    while (i < s.size() && static_cast<std::uint8_t>(s[i]) < 0x80) ++i;
+    return i;
+}
+
 // Latin-1 atoms are taken only when pure ASCII, so that their bytes are UTF-8 too.
 inline bool valid_ascii_atom(std::string_view s) {
-    if (s.size() > max_atom_chars) return false;
-    for (char c : s)
-        if (static_cast<std::uint8_t>(c) >= 0x80) return false;
-    return true;
+    return s.size() <= max_atom_chars && ascii_prefix(s) == s.size();
 }
 
 // Moves `i` past one UTF-8 sequence; false if it is malformed, overlong, a
@@ -132,12 +145,13 @@ inline bool next_code_point(std::string_view s, std::size_t& i) {
 
 // Strict UTF-8, as Python and Erlang decode it.
 inline bool valid_utf8(std::string_view s) {
-    for (std::size_t i = 0; i < s.size();)
+    for (std::size_t i = ascii_prefix(s); i < s.size(); i = ascii_prefix(s, i))
         if (!next_code_point(s, i)) return false;
     return true;
 }
 
 inline bool valid_utf8_atom(std::string_view s) {
+    if (s.size() <= max_atom_chars && ascii_prefix(s) == s.size()) return true;
     std::size_t i = 0;
     for (std::size_t chars = 0; i < s.size(); ++chars) {
         if (chars == max_atom_chars) return false;
