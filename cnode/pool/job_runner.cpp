@@ -142,4 +142,9 @@ bool JobRunner::hand_to_blocking() {
     return true;
 }
 
+python::Caller JobRunner::caller() {
+    if (!job_) return {};
+    return {job_->reply_to.in(job_->packet), job_->outbox};
+}
+
 }  // namespace pycnode::pool
