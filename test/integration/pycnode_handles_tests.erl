@@ -20,6 +20,8 @@ handles_test_() ->
                  {"release: the object goes, later use is bad_handle", fun release/1},
                  {"the owner exits: its handles go", fun owner_exits/1},
                  {"the owner's node disconnects: its handles go", fun node_goes/1},
+                 {"an owner already gone when its monitor arrives", fun dead_owner/1},
+                 {"many processes make, share and release handles at once", fun concurrent/1},
                  {"bad handles and bad options", fun bad_handles/1}
              ], 60)
      end}.
@@ -106,6 +108,35 @@ node_goes(#{node := N}) ->
         pycnode_harness:kill_peer(Peer)
     end,
     ?assertEqual(true, pycnode_harness:wait_until(fun() -> live(N) =:= Live end, 10000, 20)).
+
+dead_owner(#{node := N}) ->
+    Live = live(N),
+    {Dead, Mon} = spawn_monitor(fun() -> ok end),
+    receive {'DOWN', Mon, process, Dead, _} -> ok end,
+    %% The monitor is answered noproc: the handle goes as for an owner that exits.
+    {ok, H} = gen_server:call({pycnode, N}, {call, <<"pyc_handles">>, <<"make_counter">>, [],
+                                             #{result => handle, owner => Dead}}),
+    ?assertEqual(true, pycnode_harness:wait_until(fun() -> live(N) =:= Live end, 10000, 20)),
+    ?assertMatch({error, {bad_handle, _}}, pycnode:getattr(H, value)).
+
+concurrent(#{node := N}) ->
+    Live = live(N),
+    {ok, Shared} = pycnode:call(N, ?FIX, make_counter, [0], #{result => handle}),
+    Self = self(),
+    Rounds = 20,
+    Pids = [spawn_link(fun() ->
+                               [begin
+                                    {ok, H} = pycnode:call(N, ?FIX, make_counter, [I], #{result => handle}),
+                                    {ok, _} = pycnode:call_method(Shared, incr, []),
+                                    {ok, true} = pycnode:call_method(H, same, [H]),
+                                    ok = pycnode:release(H)
+                                end || I <- lists:seq(1, Rounds)],
+                               Self ! {done, self()}
+                       end) || _ <- lists:seq(1, 8)],
+    [receive {done, P} -> ok after 60000 -> error(timeout) end || P <- Pids],
+    ?assertEqual({ok, 8 * Rounds}, pycnode:getattr(Shared, value)),
+    ok = pycnode:release(Shared),
+    ?assertEqual(Live, live(N)).
 
 bad_handles(#{node := N}) ->
     %% A reference pycnode did not make (here: this node's), or not a reference.
