@@ -6,7 +6,9 @@
 // one vectorcall, the result back to a term. A sync function runs on a
 // blocking thread; an async one (or any call that returns an awaitable) is
 // awaited on an event worker's loop, many at once (call_routes.hpp says
-// how a call finds its kind of worker).
+// how a call finds its kind of worker). With `result => handle` the result
+// is kept in the handle table (handles.hpp) instead of converted; a method
+// call on a handle (handle_requests.cpp) shares all of this (call.hpp).
 #include "python/call.hpp"
 
 #include "dist/node_terms.hpp"
