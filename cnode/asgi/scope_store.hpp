@@ -8,14 +8,12 @@
 // Python-side preparation (the scope dict template) is cached per worker
 // (scope_builder.hpp), keyed on the scope's fields, not here.
 //
-// References are NEWER_REFERENCE_EXT: our node name, our creation and three
-// ID words, [salt, counter low, counter high]. The salt is random per
-// process and fits the 18 bits Erlang keeps of a reference's first word, so
-// a reference from an earlier pycnode of the same name and creation is
-// still foreign.
+// References are made and recognised by dist/node_terms.hpp, with a salt
+// random per process.
 #pragma once
 
 #include "asgi/scope_spec.hpp"
+#include "dist/node_terms.hpp"
 #include "term/term.hpp"
 
 #include <cstddef>
@@ -49,10 +47,7 @@ private:
     ScopeSpec spec_;
 };
 
-struct NodeIdentity {
-    std::string name;            // e.g. "pycnode@host"
-    std::uint32_t creation = 0;  // as registered with epmd
-};
+using dist::NodeIdentity;
 
 class ScopeStore {
 public:
@@ -64,6 +59,9 @@ public:
     // Set once at start-up, before requests are served.
     void set_identity(NodeIdentity identity);
     void set_capacity(std::size_t capacity);  // at least 1; evicts what no longer fits
+    // The node's name and creation (the handle table's references use them
+    // too); nonode@nohost before set_identity().
+    NodeIdentity identity() const;
 
     // Stores `scope`, evicting the least recently used entry past the
     // capacity, and returns the new reference's external format (no 131).
@@ -83,7 +81,6 @@ private:
     };
 
     void evict_past(std::size_t capacity);  // mutex held
-    bool parse(std::string_view reference, std::uint64_t& id) const;  // mutex held
 
     mutable std::mutex mutex_;
     // Set by main.cpp from net::Node before any request is served.

@@ -3,6 +3,7 @@
 #include "app/log.hpp"
 #include "dispatch/requests.hpp"
 #include "python/call_routes.hpp"
+#include "python/handles.hpp"
 #include "net/connection.hpp"
 #include "term/term_reader.hpp"
 
@@ -57,6 +58,8 @@ void Dispatcher::on_packet(net::Connection& conn, net::Packet packet) {
         case Op::UnlinkId: answer_unlink_id(conn, msg); return;
         case Op::MonitorP: on_monitor(conn, msg); return;
         case Op::DemonitorP: on_demonitor(conn, msg); return;
+        case Op::MonitorPExit:
+        case Op::PayloadMonitorPExit: python::handles().owner_down(conn.outbox().get(), msg.id); return;
         case Op::Send:
         case Op::SendTT:
         case Op::SendSender:
@@ -73,10 +76,8 @@ void Dispatcher::on_packet(net::Connection& conn, net::Packet packet) {
         case Op::PayloadExitTT:
         case Op::PayloadExit2:
         case Op::PayloadExit2TT:
-        case Op::MonitorPExit:
-        case Op::PayloadMonitorPExit:
         case Op::GroupLeader:
-            log::debug("{}: control message {} ignored: we have no linked or monitored processes", conn.peer(), msg.op);
+            log::debug("{}: control message {} ignored: we have no linked processes", conn.peer(), msg.op);
             return;
     }
     log::info("{}: unknown control message {} ignored", conn.peer(), msg.op);
@@ -173,6 +174,7 @@ pool::Route Dispatcher::route_of(const RequestKind& kind, std::string_view reque
 void Dispatcher::on_close(net::Connection& conn) {
     for (const auto& ticket : monitors_.closed(conn.id())) pool_.cancel(ticket);
     if (!conn.outbox()) return;
+    python::handles().connection_closed(conn.outbox().get());  // their owners are gone with it
     std::vector<pool::Job> held;
     conn.outbox()->take_held(held);  // closed: all of them
     for (auto& job : held) pool_.drop(job);

@@ -1,5 +1,7 @@
 #include "dispatch/loop_requests.hpp"
 
+#include "python/handles.hpp"
+
 namespace pycnode::dispatch {
 namespace {
 
@@ -63,6 +65,7 @@ Term answer_stats(const LoopContext& ctx, term::ByteArena&) {
     put(kv, "output_queued_bytes", count(s.output_queued.load(std::memory_order_relaxed)));
     put(kv, "connections_closed_stalled", count(s.closed_stalled.load(std::memory_order_relaxed)));
     put(kv, "loop_takeovers", count(s.loop_takeovers.load(std::memory_order_relaxed)));
+    put(kv, "handles_live", count(python::handles().live()));
     put(kv, "queue_length", count(ctx.pool.queue_length()));
     put(kv, "workers", count(ctx.pool.workers()));
     put(kv, "threads", count(ctx.pool.threads()));

@@ -2,6 +2,7 @@
 
 #include "asgi/asgi_request.hpp"
 #include "dispatch/loop_requests.hpp"
+#include "python/handle_requests.hpp"
 #include "term/term_reader.hpp"
 #include "wsgi/wsgi_request.hpp"
 
@@ -23,6 +24,16 @@ const RequestKind request_kinds[] = {
     {"asgi", 6,
      "{asgi, Module :: binary(), Callable :: binary(), Scope :: map() | reference(), Body :: binary(), Opts :: map()}",
      nullptr, &python::run_asgi, RouteBy::Event, 5},
+    {"call_method", 4, "{call_method, Handle, Method :: binary(), Args :: list()}", nullptr,
+     &python::run_call_method, RouteBy::Event},
+    {"call_method", 5, "{call_method, Handle, Method :: binary(), Args :: list(), Opts :: map()}", nullptr,
+     &python::run_call_method, RouteBy::Event, 4},
+    // An attribute may be a property that blocks; dropping an object may run
+    // a __del__ that does: both on the blocking threads.
+    {"getattr", 3, "{getattr, Handle, Name :: binary()}", nullptr, &python::run_getattr, RouteBy::Blocking},
+    {"getattr", 4, "{getattr, Handle, Name :: binary(), Opts :: map()}", nullptr, &python::run_getattr,
+     RouteBy::Blocking, 3},
+    {"release", 2, "{release, Handle}", nullptr, &python::run_release, RouteBy::Blocking},
     {"build_scope", 3, "{build_scope, Scope :: map(), Opts :: map()}", nullptr, &python::run_build_scope,
      RouteBy::Event, 2},
 };

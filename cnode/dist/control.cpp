@@ -192,6 +192,17 @@ void append_unlink_id_ack(std::string& out, std::string_view id, std::string_vie
     finish_packet(out, start);
 }
 
+void append_monitor(std::string& out, std::string_view from_pid, std::string_view to_proc, std::string_view ref) {
+    std::size_t start = begin_packet(out);
+    TermWriter w(out);
+    w.tuple_header(4);
+    w.integer(static_cast<std::int64_t>(Op::MonitorP));
+    w.raw(from_pid);
+    w.raw(to_proc);
+    w.raw(ref);
+    finish_packet(out, start);
+}
+
 void append_monitor_exit(std::string& out, std::string_view from_proc, std::string_view to_pid,
                          std::string_view ref, const term::Term& reason) {
     std::size_t start = begin_packet(out);

@@ -72,6 +72,8 @@ void append_send(std::string& out, std::string_view to_pid, const term::Term& me
 void append_exit(std::string& out, std::string_view from_pid, std::string_view to_pid, const term::Term& reason);
 // UNLINK_ID_ACK {36, Id, FromPid, ToPid}: `from_pid` is ours (the UNLINK_ID's To), `to_pid` theirs.
 void append_unlink_id_ack(std::string& out, std::string_view id, std::string_view from_pid, std::string_view to_pid);
+// MONITOR_P {19, FromPid, ToProc, Ref}: `from_pid` and `ref` are ours.
+void append_monitor(std::string& out, std::string_view from_pid, std::string_view to_proc, std::string_view ref);
 // MONITOR_P_EXIT {21, FromProc, ToPid, Ref, Reason}.
 void append_monitor_exit(std::string& out, std::string_view from_proc, std::string_view to_pid,
                          std::string_view ref, const term::Term& reason);

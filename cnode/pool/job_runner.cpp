@@ -21,7 +21,7 @@ term::Term overloaded() {
 }
 
 running::Kind kind_of(const term::Term& head) {
-    if (head.is_atom("call")) return running::Kind::Call;
+    if (head.is_atom("call") || head.is_atom("call_method")) return running::Kind::Call;
     if (head.is_atom("asgi")) return running::Kind::Asgi;
     if (head.is_atom("wsgi")) return running::Kind::Wsgi;
     if (head.is_atom("build_scope")) return running::Kind::BuildScope;
@@ -140,6 +140,11 @@ bool JobRunner::hand_to_blocking() {
     if (!to_blocking_ || !job_ || deferred_) return false;
     handed_ = true;
     return true;
+}
+
+python::Caller JobRunner::caller() {
+    if (!job_) return {};
+    return {job_->reply_to.in(job_->packet), job_->outbox};
 }
 
 }  // namespace pycnode::pool

@@ -37,6 +37,7 @@ public:
 
     std::unique_ptr<python::PendingReply> defer_reply() override;
     bool hand_to_blocking() override;
+    python::Caller caller() override;
 
 private:
     bool run_handler(python::WorkerContext& ctx, Job& job, const term::Term& request, term::ByteArena& arena,

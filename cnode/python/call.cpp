@@ -6,13 +6,18 @@
 // one vectorcall, the result back to a term. A sync function runs on a
 // blocking thread; an async one (or any call that returns an awaitable) is
 // awaited on an event worker's loop, many at once (call_routes.hpp says
-// how a call finds its kind of worker).
-#include "python/call_options.hpp"
+// how a call finds its kind of worker). With `result => handle` the result
+// is kept in the handle table (handles.hpp) instead of converted; a method
+// call on a handle (handle_requests.cpp) shares all of this (call.hpp).
+#include "python/call.hpp"
+
+#include "dist/node_terms.hpp"
 #include "python/call_routes.hpp"
 #include "python/errors.hpp"
 #include "python/event_loop.hpp"
 #include "python/waiting.hpp"
 #include "python/from_python.hpp"
+#include "python/handles.hpp"
 #include "python/request_checks.hpp"
 #include "python/runtime.hpp"
 #include "python/to_python.hpp"
@@ -81,12 +86,12 @@ Term ok_reply(Term value) { return Term::tuple_of(Term::make_atom("ok"), std::mo
 
 // Attached only. Empty when every argument converted, else the detail,
 // naming the argument.
-std::string convert_arguments(WorkerContext& ctx, const std::vector<Term>& terms, const CallOptions& options,
-                              ArgumentVector& args) {
+ArgumentProblem convert_arguments(WorkerContext& ctx, const std::vector<Term>& terms, const CallOptions& options,
+                                  ArgumentVector& args) {
     for (std::size_t i = 0; i < terms.size(); ++i) {
         PyRef arg;
         if (auto status = to_python(ctx, terms[i], arg, options.conversion); !status)
-            return fmt::format("argument {}: {}", i + 1, status.detail());
+            return {fmt::format("argument {}: {}", i + 1, status.detail()), status.is_bad_handle()};
         args.set(i, std::move(arg));
     }
     return {};
@@ -94,29 +99,27 @@ std::string convert_arguments(WorkerContext& ctx, const std::vector<Term>& terms
 
 // Attached only. Keyword arguments go after the positional ones in `args`,
 // their names in `kwnames` (the vectorcall convention).
-std::string convert_keywords(WorkerContext& ctx, const CallOptions& options, std::size_t first, ArgumentVector& args,
-                             PyRef& kwnames) {
+ArgumentProblem convert_keywords(WorkerContext& ctx, const CallOptions& options, std::size_t first,
+                                 ArgumentVector& args, PyRef& kwnames) {
     const std::vector<Keyword>& keywords = options.keywords;
     if (keywords.empty()) return {};
     kwnames = PyRef::steal(PyTuple_New(static_cast<Py_ssize_t>(keywords.size())));
-    if (!kwnames) return "keyword names: " + take_exception_text();
+    if (!kwnames) return {"keyword names: " + take_exception_text()};
     for (std::size_t i = 0; i < keywords.size(); ++i) {
         PyObject* name = PyUnicode_FromStringAndSize(keywords[i].name.data(),
                                                      static_cast<Py_ssize_t>(keywords[i].name.size()));
-        if (!name) return "keyword names: " + take_exception_text();
+        if (!name) return {"keyword names: " + take_exception_text()};
         PyUnicode_InternInPlace(&name);
         PyTuple_SET_ITEM(kwnames.get(), static_cast<Py_ssize_t>(i), name);
         PyRef value;
         if (auto status = to_python(ctx, *keywords[i].value, value, options.conversion); !status)
-            return fmt::format("keyword argument {}: {}", keywords[i].name, status.detail());
+            return {fmt::format("keyword argument {}: {}", keywords[i].name, status.detail()), status.is_bad_handle()};
         args.set(first + i, std::move(value));
     }
     return {};
 }
 
 }  // namespace
-
-namespace {
 
 // `async def` functions and methods without a Python call; anything else
 // (functools.partial, callables with __call__) through inspect.
@@ -132,6 +135,42 @@ bool is_coroutine_function(PyObject* callable) {
     return is > 0;
 }
 
+namespace {
+
+// What an async call whose result becomes a handle needs after its await:
+// its caller (the job is gone by then). Held by a capsule.
+struct AsyncResult {
+    Caller caller;
+    std::string pid;  // caller.pid views the job's packet: this copy outlives it
+};
+
+void free_async_result(PyObject* capsule) {
+    delete static_cast<AsyncResult*>(PyCapsule_GetPointer(capsule, "pycnode.AsyncResult"));
+}
+
+// `state`: Py_True when None goes back as nil, nullptr when as undefined
+// (no allocation for the usual async call), an AsyncResult capsule when
+// the result becomes a handle.
+term::Term finish_async_call(WorkerContext& ctx, PyObject* state, PyObject* result, term::ByteArena& arena) {
+    if (!state || !PyCapsule_CheckExact(state)) return value_reply(ctx, result, arena, state == Py_True);
+    auto* async = static_cast<AsyncResult*>(PyCapsule_GetPointer(state, "pycnode.AsyncResult"));
+    if (!result) return python_error_reply(ctx, arena);
+    return handle_reply(result, async->caller, arena);
+}
+
+// Null with an exception set if it cannot be made.
+PyRef async_state(WorkerContext& ctx, const CallOptions& options) {
+    if (!options.result_as_handle) return PyRef::borrow(options.conversion.nil_as_none ? Py_True : nullptr);
+    Caller caller = handle_owner(ctx, options);
+    auto* async = new AsyncResult{{}, std::string(caller.pid)};
+    async->caller = {async->pid, std::move(caller.outbox)};
+    PyRef capsule = PyRef::steal(PyCapsule_New(async, "pycnode.AsyncResult", &free_async_result));
+    if (!capsule) delete async;
+    return capsule;
+}
+
+}  // namespace
+
 term::Term value_reply(WorkerContext& ctx, PyObject* result, term::ByteArena& arena, bool nil_as_none) {
     if (!result) return python_error_reply(ctx, arena);
     Term value;
@@ -140,23 +179,65 @@ term::Term value_reply(WorkerContext& ctx, PyObject* result, term::ByteArena& ar
     return ok_reply(std::move(value));
 }
 
-// `state` carries the call's one option that matters after the await:
-// Py_True when None goes back as nil.
-term::Term finish_async_call(WorkerContext& ctx, PyObject* state, PyObject* result, term::ByteArena& arena) {
-    return value_reply(ctx, result, arena, state == Py_True);
+term::Term handle_reply(PyObject* result, const Caller& caller, term::ByteArena& arena) {
+    std::string reference = handles().insert(result, caller);
+    if (reference.empty()) return bad_handle_reply(arena, "the caller's connection closed");
+    return ok_reply(handle_term(arena.keep(std::move(reference))));
 }
 
-}  // namespace
+Caller handle_owner(WorkerContext& ctx, const CallOptions& options) {
+    Caller caller = ctx.caller();
+    if (!options.owner.empty()) caller.pid = options.owner;
+    return caller;
+}
+
+std::string check_owner(WorkerContext& ctx, const CallOptions& options) {
+    if (options.owner.empty()) return {};
+    // Monitored over the caller's connection: it must be a process there.
+    if (dist::pid_node(options.owner) != dist::pid_node(ctx.caller().pid))
+        return "option owner must be a pid on the caller's node";
+    return {};
+}
+
+term::Term result_reply(WorkerContext& ctx, PyObject* result, term::ByteArena& arena, const CallOptions& options) {
+    if (!result || !options.result_as_handle) return value_reply(ctx, result, arena, options.conversion.nil_as_none);
+    return handle_reply(result, handle_owner(ctx, options), arena);
+}
+
+term::Term argument_error_reply(term::ByteArena& arena, const ArgumentProblem& problem) {
+    return problem.bad_handle ? bad_handle_reply(arena, problem.detail) : bad_request_reply(arena, problem.detail);
+}
+
+term::Term call_and_reply(WorkerContext& ctx, PyObject* callable, const std::vector<term::Term>& arg_terms,
+                          const CallOptions& options, term::ByteArena& arena, bool& was_awaitable) {
+    was_awaitable = false;
+    if (std::string problem = check_owner(ctx, options); !problem.empty()) return bad_request_reply(arena, problem);
+    ArgumentVector args(arg_terms.size() + options.keywords.size());
+    PyRef kwnames;
+    ArgumentProblem problem = convert_arguments(ctx, arg_terms, options, args);
+    if (problem.detail.empty()) problem = convert_keywords(ctx, options, arg_terms.size(), args, kwnames);
+    if (!problem.detail.empty()) return argument_error_reply(arena, problem);
+    PyRef result =
+        PyRef::steal(PyObject_Vectorcall(callable, args.args(), args.nargsf(arg_terms.size()), kwnames.get()));
+    if (!result || !is_awaitable(result.get())) return result_reply(ctx, result.get(), arena, options);
+
+    was_awaitable = true;
+    PyRef state = async_state(ctx, options);
+    if (options.result_as_handle && !state) return python_error_reply(ctx, arena);
+    PyRef awaited;
+    if (await_or_defer(ctx, result.get(), awaited, state.get(), &finish_async_call, &cancel_task) ==
+        Awaited::Deferred)
+        return {};
+    return result_reply(ctx, awaited.get(), arena, options);
+}
 
 term::Term run_call(WorkerContext& ctx, const term::Term& request, term::ByteArena& arena) {
     if (std::string problem = check_request(request); !problem.empty()) return bad_request_reply(arena, problem);
     CallOptions options;
     if (std::string problem = read_call_options(request, options); !problem.empty())
         return bad_request_reply(arena, problem);
-    const bool nil_as_none = options.conversion.nil_as_none;
     const auto& module = request.items[1].bytes;
     const auto& function = request.items[2].bytes;
-    const auto& arg_terms = request.items[3].items;
 
     // Declared first, so every Python reference below is dropped attached.
     WorkerContext::Attached attached(ctx);
@@ -170,24 +251,11 @@ term::Term run_call(WorkerContext& ctx, const term::Term& request, term::ByteAre
             return {};
         }
     }
-    ArgumentVector args(arg_terms.size() + options.keywords.size());
-    PyRef kwnames;
-    if (std::string problem = convert_arguments(ctx, arg_terms, options, args); !problem.empty())
-        return bad_request_reply(arena, problem);
-    if (std::string problem = convert_keywords(ctx, options, arg_terms.size(), args, kwnames);
-        !problem.empty())
-        return bad_request_reply(arena, problem);
-    PyRef result =
-        PyRef::steal(PyObject_Vectorcall(callable, args.args(), args.nargsf(arg_terms.size()), kwnames.get()));
-    if (!result || !is_awaitable(result.get())) return value_reply(ctx, result.get(), arena, nil_as_none);
-
+    bool was_awaitable = false;
+    Term reply = call_and_reply(ctx, callable, request.items[3].items, options, arena, was_awaitable);
     // A sync function that returned an awaitable: next time, an event worker.
-    call_routes().record(module, function, CallKind::Async);
-    PyRef awaited;
-    PyObject* state = nil_as_none ? Py_True : nullptr;
-    if (await_or_defer(ctx, result.get(), awaited, state, &finish_async_call, &cancel_task) == Awaited::Deferred)
-        return {};
-    return value_reply(ctx, awaited.get(), arena, nil_as_none);
+    if (was_awaitable) call_routes().record(module, function, CallKind::Async);
+    return reply;
 }
 
 }  // namespace pycnode::python

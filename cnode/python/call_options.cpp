@@ -1,5 +1,6 @@
 #include "python/call_options.hpp"
 
+#include "dist/node_terms.hpp"
 #include "python/request_checks.hpp"
 
 #include <fmt/format.h>
@@ -31,9 +32,9 @@ std::string keyword_pairs(const Term& kwargs, std::vector<Keyword>& out);
 
 }  // namespace
 
-std::string read_call_options(const Term& request, CallOptions& out) {
-    if (request.items.size() < 5) return {};
-    const Term& opts = request.items[4];
+std::string read_call_options(const Term& request, CallOptions& out, std::size_t opts_at, bool with_kwargs) {
+    if (request.items.size() <= opts_at) return {};
+    const Term& opts = request.items[opts_at];
     for (std::size_t i = 0; i + 1 < opts.items.size(); i += 2) {
         std::string_view key;
         if (!key_name(opts.items[i], key)) return "option keys are atoms or binaries";
@@ -45,11 +46,18 @@ std::string read_call_options(const Term& request, CallOptions& out) {
         } else if (key == "nil") {
             if (auto problem = choice(value, key, "none", "atom", out.conversion.nil_as_none); !problem.empty())
                 return problem;
-        } else if (key == "kwargs") {
+        } else if (key == "result") {
+            if (auto problem = choice(value, key, "handle", "term", out.result_as_handle); !problem.empty())
+                return problem;
+        } else if (key == "owner") {
+            if (value.kind != Kind::Opaque || dist::pid_node(value.bytes).empty()) return "option owner takes a pid";
+            out.owner = value.bytes;
+        } else if (key == "kwargs" && with_kwargs) {
             out.keywords.clear();
             if (auto problem = keyword_pairs(value, out.keywords); !problem.empty()) return problem;
         } else {
-            return fmt::format("unknown option {} (call options: kwargs, strings, nil, timeout)", key);
+            return fmt::format("unknown option {} (options: {}strings, nil, result, owner, timeout)", key,
+                               with_kwargs ? "kwargs, " : "");
         }
     }
     return {};

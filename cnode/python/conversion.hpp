@@ -31,16 +31,24 @@ class ConversionStatus {
 public:
     static ConversionStatus success() { return ConversionStatus(); }
     static ConversionStatus failure(std::string detail) { return ConversionStatus(std::move(detail)); }
+    // A handle that is not live: the caller gets {error, {bad_handle, _}}.
+    static ConversionStatus bad_handle(std::string detail) {
+        ConversionStatus status(std::move(detail));
+        status.bad_handle_ = true;
+        return status;
+    }
 
     bool ok() const { return ok_; }
     explicit operator bool() const { return ok_; }
     const std::string& detail() const { return detail_; }
+    bool is_bad_handle() const { return bad_handle_; }
 
 private:
     ConversionStatus() = default;
     explicit ConversionStatus(std::string detail) : ok_(false), detail_(std::move(detail)) {}
 
     bool ok_ = true;
+    bool bad_handle_ = false;
     std::string detail_;
 };
 

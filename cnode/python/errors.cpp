@@ -113,4 +113,8 @@ term::Term bad_result_reply(term::ByteArena& arena, std::string_view detail) {
     return tagged_detail("bad_result", arena, detail);
 }
 
+term::Term bad_handle_reply(term::ByteArena& arena, std::string_view detail) {
+    return tagged_detail("bad_handle", arena, detail);
+}
+
 }  // namespace pycnode::python

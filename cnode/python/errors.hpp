@@ -24,6 +24,8 @@ term::Term python_error_reply(WorkerContext& ctx, term::ByteArena& arena);
 
 term::Term bad_request_reply(term::ByteArena& arena, std::string_view detail);
 term::Term bad_result_reply(term::ByteArena& arena, std::string_view detail);
+// {error, {bad_handle, Detail}}: a handle that is not live (docs/protocol.md).
+term::Term bad_handle_reply(term::ByteArena& arena, std::string_view detail);
 
 // Attached only: takes (clears) the current exception, normalized, with its
 // traceback attached. Empty if none is set.

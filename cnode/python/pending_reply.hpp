@@ -11,6 +11,11 @@
 
 #include <chrono>
 #include <memory>
+#include <string_view>
+
+namespace pycnode::net {
+class Outbox;
+}
 
 namespace pycnode::python {
 
@@ -36,6 +41,13 @@ public:
 
 namespace pycnode::python {
 
+// Who sent the job being run: its pid (external format, viewing the job's
+// packet) and the connection its reply goes to. Empty outside a job.
+struct Caller {
+    std::string_view pid;
+    std::shared_ptr<net::Outbox> outbox;
+};
+
 // What the worker running a job offers its handler (WorkerContext::job()).
 class JobHooks {
 public:
@@ -46,6 +58,8 @@ public:
     // The job is not for this worker: run it on a blocking thread instead
     // (a sync call reaching an event worker). False if this worker is one.
     virtual bool hand_to_blocking() = 0;
+    // The job's caller: object handles are owned by it (handles.hpp).
+    virtual Caller caller() = 0;
 };
 
 }  // namespace pycnode::python

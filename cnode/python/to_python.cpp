@@ -1,6 +1,7 @@
 #include "python/to_python.hpp"
 
 #include "python/errors.hpp"
+#include "python/handles.hpp"
 #include "python/worker_context.hpp"
 
 #include <fmt/format.h>
@@ -22,6 +23,7 @@ public:
 
     PyRef convert(const Term& t, int depth);
     const std::string& error() const { return error_; }
+    bool bad_handle() const { return bad_handle_; }
 
 private:
     PyRef fail(std::string detail) {
@@ -42,10 +44,12 @@ private:
     PyRef tuple(const std::vector<Term>& items, int depth);
     PyRef map(const std::vector<Term>& items, int depth);
     PyRef opaque(std::string_view ext);
+    PyRef handle(std::string_view reference);
 
     WorkerContext& ctx_;
     const ConversionOptions& options_;
     std::string error_;
+    bool bad_handle_ = false;
 };
 
 PyRef TermToPython::convert(const Term& t, int depth) {
@@ -58,7 +62,10 @@ PyRef TermToPython::convert(const Term& t, int depth) {
         case Kind::Atom: return atom(t.bytes);
         case Kind::Binary: return binary(t.bytes);
         case Kind::List: return list(t.items, depth);
-        case Kind::Tuple: return tuple(t.items, depth);
+        case Kind::Tuple: {
+            std::string_view reference;
+            return is_handle_term(t, reference) ? handle(reference) : tuple(t.items, depth);
+        }
         case Kind::Map: return map(t.items, depth);
         case Kind::Opaque: return opaque(t.bytes);
     }
@@ -144,6 +151,14 @@ PyRef TermToPython::opaque(std::string_view ext) {
                    "opaque term");
 }
 
+// A handle stands for its object, the same object (not a copy).
+PyRef TermToPython::handle(std::string_view reference) {
+    PyRef object = handles().find(reference);
+    if (object) return object;
+    bad_handle_ = error_.empty();
+    return fail("not a live handle of this node (released, its owner exited, or made elsewhere)");
+}
+
 }  // namespace
 
 ConversionOptions& call_conversion_defaults() {
@@ -156,6 +171,7 @@ ConversionStatus to_python(WorkerContext& ctx, const term::Term& term, PyRef& ou
     out = conversion.convert(term, 0);
     if (out) return ConversionStatus::success();
     PyErr_Clear();  // the detail already says what went wrong
+    if (conversion.bad_handle()) return ConversionStatus::bad_handle(conversion.error());
     return ConversionStatus::failure(conversion.error().empty() ? "conversion failed" : conversion.error());
 }
 

@@ -5,6 +5,7 @@
 
 #include "python/errors.hpp"
 #include "python/event_loop.hpp"
+#include "python/handles.hpp"
 #include "python/waiting.hpp"
 
 #include <atomic>
@@ -101,7 +102,10 @@ void WorkerContext::detach() {
 }
 
 WorkerContext::Attached::Attached(WorkerContext& ctx) : ctx_(ctx), attached_here_(!ctx.attached_) {
-    if (attached_here_) ctx_.attach();
+    if (!attached_here_) return;
+    ctx_.attach();
+    // Objects of handles whose owner went, left by the loop thread.
+    if (handles().has_pending()) handles().drop_pending();
 }
 
 WorkerContext::Attached::~Attached() {

@@ -132,6 +132,8 @@ public:
     // The job being run goes to a blocking thread instead; false if this
     // worker is one (then it runs the job itself).
     bool hand_to_blocking() { return job_hooks_ && job_hooks_->hand_to_blocking(); }
+    // Who sent the job being run (empty outside a job).
+    Caller caller() { return job_hooks_ ? job_hooks_->caller() : Caller{}; }
 
     // The requests waiting on this worker's loop, by PendingReply::key(),
     // and by deadline; their count goes to the crash report (app/running.hpp).

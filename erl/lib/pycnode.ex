@@ -41,6 +41,28 @@ defmodule Pycnode do
   def call(node, module, function, args, opts \\ []) when is_list(args),
     do: :pycnode.call(node, module, function, args, Map.merge(@elixir_call_defaults, to_map(opts)))
 
+  @doc """
+  `object.method(*args, **kwargs)` on the object a handle names (a handle
+  comes from a call with `result: :handle`; see `:pycnode.call_method/4`).
+  Same options and defaults as `call/5`.
+  """
+  @spec call_method(:pycnode.handle(), name(), list(), opts()) :: {:ok, term()} | {:error, term()}
+  def call_method(handle, method, args, opts \\ []) when is_list(args),
+    do: :pycnode.call_method(handle, method, args, Map.merge(@elixir_call_defaults, to_map(opts)))
+
+  @doc "`object.name` of the object a handle names (`:pycnode.getattr/3`)."
+  @spec getattr(:pycnode.handle(), name(), opts()) :: {:ok, term()} | {:error, term()}
+  def getattr(handle, name, opts \\ []),
+    do: :pycnode.getattr(handle, name, Map.merge(@elixir_call_defaults, to_map(opts)))
+
+  @doc """
+  Drops a handle now instead of when the process that received it exits
+  (`:pycnode.release/2`): `:ok`, or `{:error, {:bad_handle, detail}}` if it
+  was not live.
+  """
+  @spec release(:pycnode.handle(), opts()) :: :ok | {:error, term()}
+  def release(handle, opts \\ []), do: :pycnode.release(handle, to_map(opts))
+
   @doc "The value of a Python expression in a named namespace (`:pycnode.eval/4`; `namespace:` option)."
   @spec eval(node(), String.t(), map(), opts()) :: {:ok, term()} | {:error, term()}
   def eval(node, expression, bindings \\ %{}, opts \\ []),

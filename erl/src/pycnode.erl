@@ -29,15 +29,16 @@
 
 -export([check/1, check/2]).
 -export([eval/3, eval/4, exec/3, exec/4, reload/2, reload/3]).
+-export([call_method/3, call_method/4, getattr/2, getattr/3, release/1, release/2, is_handle/1]).
 
--export_type([opts/0, name/0, error_reason/0, check_error/0]).
+-export_type([opts/0, name/0, error_reason/0, check_error/0, handle/0]).
 
 -define(DEFAULT_NAME, pycnode).
 -define(DEFAULT_TIMEOUT, 5000).
 
 -type opts() :: #{timeout => timeout(), name => atom(),
                   kwargs => #{atom() | binary() => term()} | [{atom() | binary(), term()}],
-                  strings => bytes | str, nil => atom | none}.
+                  strings => bytes | str, nil => atom | none, result => term | handle}.
 %% Per-call options. `timeout': milliseconds (or `infinity') to wait for the
 %% reply, default the application's `timeout' (5000); {@link call/5},
 %% {@link py_asgi} and {@link py_wsgi} send a finite one along as the
@@ -47,7 +48,16 @@
 %% arguments (`Function(*Args, **Kwargs)'); `strings => str', binaries
 %% arrive as Python `str' (UTF-8) instead of `bytes'; `nil => none', the
 %% atom `nil' is `None' and `None' comes back as `nil' (docs/terms.md). Their
-%% defaults are pycnode's `--strings' and `--nil' (bytes, atom).
+%% defaults are pycnode's `--strings' and `--nil' (bytes, atom). `result =>
+%% handle': the result stays in Python and the call returns a {@link
+%% handle()} to it, owned by the calling process (docs/protocol.md).
+
+-type handle() :: {'$pycnode_handle', reference()}.
+%% A Python object kept on pycnode for the process that received it: it
+%% lives until {@link release/2} or until that process exits. Made by calls
+%% with `result => handle'; pass it as an argument (Python gets the object
+%% itself), call its methods ({@link call_method/4}), read its attributes
+%% ({@link getattr/3}). Use it as an opaque value.
 
 -type name() :: binary() | atom() | string().
 %% A Python module or function name; sent to pycnode as a UTF-8 binary.
@@ -61,6 +71,7 @@
       | {python, Type :: binary(), Message :: binary(), Traceback :: binary()}
       | {bad_result, binary()}
       | {bad_request, binary()}
+      | {bad_handle, binary()}
       | {packet_too_large, non_neg_integer(), non_neg_integer()}
       | {unexpected_reply, term()}.
 %% Why a request failed. `timeout', `{nodedown, Node}' and `{exit, Reason}'
@@ -217,17 +228,65 @@ call(Node, Module, Function, Args) ->
 %% thread still running a sync one as stuck (docs/protocol.md).
 -spec call(node(), name(), name(), list(), opts()) -> {ok, term()} | {error, error_reason()}.
 call(Node, Module, Function, Args, Opts) when is_atom(Node), is_list(Args), is_map(Opts) ->
-    Request = case maps:merge(wire_timeout(Opts), maps:with([kwargs, strings, nil], Opts)) of
+    Request = case wire_opts(Opts) of
                   #{} = Wire when map_size(Wire) =:= 0 -> {call, to_binary(Module), to_binary(Function), Args};
                   Wire -> {call, to_binary(Module), to_binary(Function), Args, Wire}
               end,
-    case request(Node, Request, Opts) of
-        {ok, _} = Reply -> Reply;
+    checked_reply(request(Node, Request, Opts));
+call(Node, Module, Function, Args, Opts) ->
+    erlang:error(badarg, [Node, Module, Function, Args, Opts]).
+
+%% @equiv call_method(Handle, Method, Args, #{})
+-spec call_method(handle(), name(), list()) -> {ok, term()} | {error, error_reason()}.
+call_method(Handle, Method, Args) ->
+    call_method(Handle, Method, Args, #{}).
+
+%% @doc Calls `Object.Method(*Args)' on the object `Handle' names, on the
+%% node that made it. Options as for {@link call/5}; `result => handle'
+%% makes the result a handle too, owned by the calling process.
+-spec call_method(handle(), name(), list(), opts()) -> {ok, term()} | {error, error_reason()}.
+call_method({'$pycnode_handle', Ref} = Handle, Method, Args, Opts) when is_reference(Ref), is_list(Args), is_map(Opts) ->
+    Request = {call_method, Handle, to_binary(Method), Args, wire_opts(Opts)},
+    checked_reply(request(node(Ref), Request, Opts));
+call_method(Handle, Method, Args, Opts) ->
+    erlang:error(badarg, [Handle, Method, Args, Opts]).
+
+%% @equiv getattr(Handle, Name, #{})
+-spec getattr(handle(), name()) -> {ok, term()} | {error, error_reason()}.
+getattr(Handle, Name) ->
+    getattr(Handle, Name, #{}).
+
+%% @doc Reads `Object.Name' of the object `Handle' names. Options as for
+%% {@link call/5}, but no `kwargs'.
+-spec getattr(handle(), name(), opts()) -> {ok, term()} | {error, error_reason()}.
+getattr({'$pycnode_handle', Ref} = Handle, Name, Opts) when is_reference(Ref), is_map(Opts) ->
+    Request = {getattr, Handle, to_binary(Name), wire_opts(maps:without([kwargs], Opts))},
+    checked_reply(request(node(Ref), Request, Opts));
+getattr(Handle, Name, Opts) ->
+    erlang:error(badarg, [Handle, Name, Opts]).
+
+%% @equiv release(Handle, #{})
+-spec release(handle()) -> ok | {error, error_reason()}.
+release(Handle) ->
+    release(Handle, #{}).
+
+%% @doc Drops the handle now, rather than when its owner exits: pycnode
+%% lets go of the object. `{error, {bad_handle, _}}' if it was not live
+%% (released already, or its owner exited).
+-spec release(handle(), opts()) -> ok | {error, error_reason()}.
+release({'$pycnode_handle', Ref} = Handle, Opts) when is_reference(Ref), is_map(Opts) ->
+    case request(node(Ref), {release, Handle}, Opts) of
+        ok -> ok;
         {error, _} = Error -> Error;
         Other -> {error, {unexpected_reply, Other}}
     end;
-call(Node, Module, Function, Args, Opts) ->
-    erlang:error(badarg, [Node, Module, Function, Args, Opts]).
+release(Handle, Opts) ->
+    erlang:error(badarg, [Handle, Opts]).
+
+%% @doc Whether `Term' has the shape of a handle (it may still be released).
+-spec is_handle(term()) -> boolean().
+is_handle({'$pycnode_handle', Ref}) -> is_reference(Ref);
+is_handle(_) -> false.
 
 %% @doc The pycnode node used when none is configured: the application's
 %% `node' if set, otherwise `pycnode@Host' with this node's host (the short
@@ -269,6 +328,19 @@ wire_timeout(Opts) ->
     end.
 
 %% Internal functions
+
+%% The options pycnode reads. A handle result is owned by this process, not
+%% by the helper that makes the call (call_in_helper/4), which exits at once.
+wire_opts(Opts) ->
+    Wire = maps:merge(wire_timeout(Opts), maps:with([kwargs, strings, nil, result], Opts)),
+    case Wire of
+        #{result := handle} -> Wire#{owner => self()};
+        _ -> Wire
+    end.
+
+checked_reply({ok, _} = Reply) -> Reply;
+checked_reply({error, _} = Error) -> Error;
+checked_reply(Other) -> {error, {unexpected_reply, Other}}.
 
 code_call(Node, Function, Source, Bindings, Opts) ->
     Namespace = to_binary(maps:get(namespace, Opts, <<"default">>)),

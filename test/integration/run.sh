@@ -23,7 +23,7 @@ if [[ ! -x $binary ]]; then
   echo "run.sh: no pycnode executable at $binary" >&2
   exit 2
 fi
-tests=${PYCNODE_TESTS:-pycnode_client_tests pycnode_basic_tests pycnode_call_options_tests pycnode_terms_prop_tests pycnode_readme_tests pycnode_code_tests pycnode_paths_tests pycnode_limits_tests pycnode_load_tests pycnode_dist_tests pycnode_handshake_tests pycnode_shutdown_tests pycnode_backpressure_tests pycnode_deadline_tests pycnode_gil_tests pycnode_frameworks_tests pycnode_web_api_tests pycnode_wsgi_tests pycnode_stress_tests pycnode_asgi_tests pycnode_concurrency_tests pycnode_worker_reads_tests pycnode_crash_tests}
+tests=${PYCNODE_TESTS:-pycnode_client_tests pycnode_basic_tests pycnode_call_options_tests pycnode_handles_tests pycnode_terms_prop_tests pycnode_readme_tests pycnode_code_tests pycnode_paths_tests pycnode_limits_tests pycnode_load_tests pycnode_dist_tests pycnode_handshake_tests pycnode_shutdown_tests pycnode_backpressure_tests pycnode_deadline_tests pycnode_gil_tests pycnode_frameworks_tests pycnode_web_api_tests pycnode_wsgi_tests pycnode_stress_tests pycnode_asgi_tests pycnode_concurrency_tests pycnode_worker_reads_tests pycnode_crash_tests}
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/pycnode-it.XXXXXX")
 mkdir -p "$work/ebin" "$work/logs" "$work/pids"

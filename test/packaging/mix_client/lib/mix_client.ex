@@ -4,6 +4,10 @@ defmodule MixClient do
   def main(node) do
     {:ok, _} = Application.ensure_all_started(:pycnode)
 
+    # Handles: the objects stay in Python, owned by this process.
+    {:ok, counter} = Pycnode.call(node, :collections, :Counter, ["abca"], result: :handle)
+    {:ok, fraction} = Pycnode.call(node, :fractions, :Fraction, [3, 4], result: :handle)
+
     checks = [
       {:check, Pycnode.check(node), :ok},
       {:ping, Pycnode.ping(node, timeout: 2000), :pong},
@@ -17,7 +21,12 @@ defmodule MixClient do
       {:kwargs, Pycnode.call(node, :builtins, :sorted, [[3, 1, 2]], kwargs: [reverse: true]), {:ok, [3, 2, 1]}},
       {:eval, Pycnode.eval(node, "x + len(s)", %{x: 1, s: "héllo"}), {:ok, 6}},
       {:str_len, Pycnode.call(node, :builtins, :len, ["é"]), {:ok, 1}},
-      {:bytes_len, Pycnode.call(node, :builtins, :len, ["é"], strings: :bytes), {:ok, 2}}
+      {:bytes_len, Pycnode.call(node, :builtins, :len, ["é"], strings: :bytes), {:ok, 2}},
+      {:method, Pycnode.call_method(counter, :most_common, [1]), {:ok, [{"a", 2}]}},
+      {:handle_arg, Pycnode.call(node, :builtins, :len, [counter]), {:ok, 3}},
+      {:getattr, Pycnode.getattr(fraction, :numerator), {:ok, 3}},
+      {:release, Pycnode.release(counter), :ok},
+      {:released, elem(Pycnode.call_method(counter, :most_common, []), 1) |> elem(0), :bad_handle}
     ]
 
     for {name, got, _} <- checks, do: IO.puts("mix_client: #{name} -> #{inspect(got)}")
