@@ -50,15 +50,7 @@ public:
 
     // The holder, about to run the loop: Idle or Busy -> InLoop. False if
     // `who` no longer holds it (taken meanwhile).
-    bool enter(Holder who) {
-        std::uint64_t w = word_.load(std::memory_order_acquire);
-        for (;;) {
-            if (holder(w) != who) return false;
-            if (word_.compare_exchange_weak(w, make(who, Phase::InLoop, w), std::memory_order_acq_rel,
-                                            std::memory_order_acquire))
-                return true;
-        }
-    }
+    bool enter(Holder who) { return change_if_held(who, who, Phase::InLoop); }
 
     // The holder, done with the loop, about to run Python: InLoop -> Busy,
     // from `now_ns` (a steady clock). True if the rescue timer must be
@@ -71,27 +63,11 @@ public:
 
     // The holder, done with the loop or with Python, about to sleep on the
     // loop's sockets: InLoop/Busy -> Idle. False if it lost the lease.
-    bool settle(Holder who) {
-        std::uint64_t w = word_.load(std::memory_order_acquire);
-        for (;;) {
-            if (holder(w) != who) return false;
-            if (word_.compare_exchange_weak(w, make(who, Phase::Idle, w), std::memory_order_acq_rel,
-                                            std::memory_order_acquire))
-                return true;
-        }
-    }
+    bool settle(Holder who) { return change_if_held(who, who, Phase::Idle); }
 
     // The holder gives the lease to the loop thread (pinned, retired, or
     // exiting): the caller then wakes the loop thread.
-    bool give_back(Holder who) {
-        std::uint64_t w = word_.load(std::memory_order_acquire);
-        for (;;) {
-            if (holder(w) != who) return false;
-            if (word_.compare_exchange_weak(w, make(loop_thread, Phase::Idle, w), std::memory_order_acq_rel,
-                                            std::memory_order_acquire))
-                return true;
-        }
-    }
+    bool give_back(Holder who) { return change_if_held(who, loop_thread, Phase::Idle); }
 
     // An event worker about to sleep: takes the lease if the loop thread
     // holds it, idle, and it is not pinned there.
@@ -140,6 +116,16 @@ public:
     std::int64_t rescue_after_ns() const { return rescue_after_; }
 
 private:
+    // While `who` holds the lease, in any phase: hand it to `to`, in `next`.
+    bool change_if_held(Holder who, Holder to, Phase next) {
+        std::uint64_t w = word_.load(std::memory_order_acquire);
+        for (;;) {
+            if (holder(w) != who) return false;
+            if (word_.compare_exchange_weak(w, make(to, next, w), std::memory_order_acq_rel, std::memory_order_acquire))
+                return true;
+        }
+    }
+
     // holder (32 bits, as unsigned) | phase (2 bits) | sequence (30 bits)
     static Holder holder(std::uint64_t w) { return static_cast<Holder>(static_cast<std::uint32_t>(w >> 32)); }
     static Phase phase(std::uint64_t w) { return static_cast<Phase>((w >> 30) & 3); }
