@@ -17,19 +17,11 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
 #include <cstring>
 #include <stdexcept>
 
 namespace pycnode::net {
 namespace {
-
-// The workers' clock (steady_clock) is CLOCK_MONOTONIC, the rescue timer's.
-std::int64_t steady_ns() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(
-               std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-}
 
 // Turns in a row while the last one left a watcher change unregistered.
 constexpr int max_turns = 4;
@@ -130,7 +122,7 @@ void Loop::serve_turns() {
 // armed: past LoopLease's limit the loop thread reads in its place.
 void Loop::on_rescue_timer() {
     std::int64_t at = 0;
-    switch (lease_.rescue(steady_ns(), &at)) {
+    switch (lease_.rescue(pool::LoopLease::now_ns(), &at)) {
     case pool::LoopLease::Rescue::Rescued:
         stats_.loop_takeovers.fetch_add(1, std::memory_order_relaxed);
         break;

@@ -34,10 +34,6 @@ constexpr std::size_t unsent_bytes_max = 64 * 1024;
 // Python: it polls the sockets at least this often between jobs.
 constexpr std::chrono::microseconds reading_slice{500};
 
-std::int64_t steady_ns() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
-}
-
 // A loop turn runs the requests waiting on the loop, so its deadline is the
 // earliest of theirs; but a deadline that passes during a short turn is the
 // next turn's to answer, not a sign of a stuck one. A turn is stuck only
@@ -145,7 +141,7 @@ bool EventWorker::run_jobs(python::WorkerContext& ctx) {
     Clock::time_point start = reading ? Clock::now() : Clock::time_point{};
     int unsent = 0;
     bool more = true;
-    for (int n = 0; n < jobs_per_turn && more; ++n) {
+    for (int n = 0; n < jobs_per_turn; ++n) {
         if (slot_.retired() || !jobs_.try_pop(job)) {
             more = false;
             break;
@@ -208,23 +204,16 @@ void EventWorker::run_cancels(python::WorkerContext& ctx) {
     for (const auto& ticket : cancels) ctx.cancel_waiting(ticket.get());
 }
 
-// The loop is made by the first request that needs it; from then on its
+// The loop is made by the first request that needs it; from then on it
+// stays the thread's running loop (EventLoop::hold_running) and its
 // selector is watched with the eventfd.
-// It stays the thread's running loop from then on (EventLoop::hold_running).
 void EventWorker::watch_event_loop(python::WorkerContext& ctx) {
     if (selector_fd_ >= 0) return;
     python::EventLoop* loop = ctx.existing_event_loop();
     if (!loop) return;
     loop->hold_running();
-    if (loop->selector_fd() < 0) return;
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.fd = loop->selector_fd();
-    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, ev.data.fd, &ev) < 0) {
-        log::error("event worker {}: cannot watch its event loop's selector: {}", index_, std::strerror(errno));
-        return;
-    }
-    selector_fd_ = ev.data.fd;
+    if (loop->selector_fd() >= 0 && watch(loop->selector_fd(), true, "its event loop's selector"))
+        selector_fd_ = loop->selector_fd();
 }
 
 int EventWorker::sleep(int timeout_ms) {
@@ -278,7 +267,7 @@ void EventWorker::lease_after_sleep(bool loop_ready) {
         pusher_pops_next = false;
     }
     if (lease.pinned()) return give_back_lease();  // shutting down: the loop thread ends the loop
-    std::int64_t now = steady_ns();
+    std::int64_t now = LoopLease::now_ns();
     if (lease.busy(wake_fd_, now)) shared_->arm_rescue(now + lease.rescue_after_ns());
 }
 
@@ -288,16 +277,17 @@ void EventWorker::give_back_lease() {
 }
 
 void EventWorker::watch_loop(bool on) {
-    if (on == loop_watched_) return;
+    if (on != loop_watched_ && watch(shared_->fd(), on, "the loop's descriptor")) loop_watched_ = on;
+}
+
+// Adds `fd` to (or removes it from) the descriptors the worker sleeps on.
+bool EventWorker::watch(int fd, bool on, const char* what) {
     epoll_event ev{};
     ev.events = EPOLLIN;
-    ev.data.fd = shared_->fd();
-    if (::epoll_ctl(epoll_fd_, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, ev.data.fd, &ev) < 0) {
-        log::error("event worker {}: cannot {} the loop's descriptor: {}", index_, on ? "watch" : "unwatch",
-                   std::strerror(errno));
-        return;
-    }
-    loop_watched_ = on;
+    ev.data.fd = fd;
+    if (::epoll_ctl(epoll_fd_, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, fd, &ev) == 0) return true;
+    log::error("event worker {}: cannot {} {}: {}", index_, on ? "watch" : "unwatch", what, std::strerror(errno));
+    return false;
 }
 
 }  // namespace pycnode::pool

@@ -78,6 +78,7 @@ private:
     bool lease_before_sleep(int timeout_ms);
     void lease_after_sleep(bool loop_ready);
     void watch_loop(bool on);
+    bool watch(int fd, bool on, const char* what);
     void give_back_lease();
     bool holds_lease() const { return shared_ && shared_->lease().held_by(wake_fd_); }
 

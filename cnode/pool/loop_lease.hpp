@@ -45,6 +45,14 @@ public:
 
     explicit LoopLease(std::chrono::nanoseconds rescue_after) : rescue_after_(rescue_after.count()) {}
 
+    // The lease's clock, for busy() and rescue(): steady_clock, which is
+    // CLOCK_MONOTONIC, the clock of the loop thread's rescue timer.
+    static std::int64_t now_ns() {
+        return std::chrono::duration_cast<std::chrono::nanoseconds>(
+                   std::chrono::steady_clock::now().time_since_epoch())
+            .count();
+    }
+
     // Any thread (acquire): does `who` hold it?
     bool held_by(Holder who) const { return holder(word_.load(std::memory_order_acquire)) == who; }
 
