@@ -137,6 +137,7 @@ void Dispatcher::on_request(net::Connection& conn, net::Packet&& packet, const d
     }
     pool::Job job;
     job.handler = kind->on_worker;
+    job.shape = kind->shape;
     job.route = route_of(*kind, request);
     job.ticket = monitors_.ticket_for(conn.id(), call.tag);
     job.outbox = conn.outbox();

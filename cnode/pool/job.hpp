@@ -38,6 +38,7 @@ enum class Route : std::uint8_t { Event, Blocking };
 
 struct Job {
     WorkerHandler handler = nullptr;
+    std::string_view shape;  // the request kind's shape (dispatch/requests.cpp), to name what is wrong in it
     Route route = Route::Event;
     std::shared_ptr<Ticket> ticket;  // set when the caller monitors the call: it can cancel
     std::shared_ptr<net::Outbox> outbox;  // where the reply goes: the caller's connection

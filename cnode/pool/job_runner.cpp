@@ -1,6 +1,7 @@
 #include "pool/job_runner.hpp"
 
 #include "pool/deadline.hpp"
+#include "pool/request_depth.hpp"
 #include "pool/watchdog.hpp"
 #include "app/running.hpp"
 #include "python/worker_context.hpp"
@@ -84,8 +85,13 @@ void JobRunner::run(python::WorkerContext& ctx, Job& job, int worker) {
     term::Term request;
     term::Term reply;
     ClearLabel clear_label;
-    if (auto err = term::TermReader::read_whole(job.request.in(job.packet), request); err != term::DecodeError::Ok) {
-        reply = bad_request(arena, std::string("undecodable request: ") + term::describe(err));
+    std::vector<std::size_t> too_deep_at;
+    std::string_view request_bytes = job.request.in(job.packet);
+    if (auto err = term::TermReader::read_whole(request_bytes, request, max_request_depth, &too_deep_at);
+        err != term::DecodeError::Ok) {
+        reply = bad_request(arena, err == term::DecodeError::TooDeep
+                                       ? too_deep_detail(request_bytes, job.shape, too_deep_at)
+                                       : std::string("undecodable request: ") + term::describe(err));
     } else if (auto problem = request_deadline(request, job.opts_at, job.received, request_timeout_ms_, job.deadline);
                !problem.empty()) {
         reply = bad_request(arena, problem);

@@ -249,9 +249,14 @@ DecodeError Decoder::items(Term* out, Kind kind, std::size_t count, std::size_t 
     for (std::size_t i = 0; i < count; ++i) {
         Term* item = out ? &out->items.emplace_back() : nullptr;
         DecodeError err = term(item, depth + 1);
-        if (err != Ok) return err;
+        if (err != Ok) return note_too_deep(err, i);
     }
     return Ok;
+}
+
+DecodeError Decoder::note_too_deep(DecodeError err, std::size_t index) {
+    if (err == DecodeError::TooDeep && too_deep_path) too_deep_path->push_back(index);
+    return err;
 }
 
 // A proper list ends with NIL_EXT. Anything else as the tail makes it an
@@ -264,7 +269,7 @@ DecodeError Decoder::list(Term* out, std::size_t depth) {
     if (err != Ok) return err;
     if (has(1) && byte(0) == tag::nil) return skip_bytes(1);
     err = term(nullptr, depth + 1);
-    if (err != Ok) return err;
+    if (err != Ok) return note_too_deep(err, length);  // the tail comes after the elements
     if (out) out->items = {};
     set_bytes(out, Kind::Opaque, data_.substr(start, pos - start));
     return Ok;

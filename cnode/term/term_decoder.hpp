@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
+#include <vector>
 
 namespace pycnode::term::detail {
 
@@ -37,6 +38,9 @@ public:
     DecodeError binary(std::string_view& bytes);
 
     std::size_t pos;
+    // When set, a TooDeep error leaves here the index of each container's
+    // element it passed through, innermost first (TermReader reverses it).
+    std::vector<std::size_t>* too_deep_path = nullptr;
 
 private:
     std::size_t left() const { return data_.size() - pos; }
@@ -56,6 +60,7 @@ private:
     DecodeError real(Term* out);
     DecodeError items(Term* out, Kind kind, std::size_t count, std::size_t depth);
     DecodeError list(Term* out, std::size_t depth);
+    DecodeError note_too_deep(DecodeError err, std::size_t index);
     DecodeError string(Term* out);
     DecodeError opaque(std::size_t depth);
     DecodeError inner_atom();

@@ -3,6 +3,8 @@
 
 #include "term/term_decoder.hpp"
 
+#include <algorithm>
+
 namespace pycnode::term {
 namespace {
 
@@ -89,7 +91,13 @@ DecodeError TermReader::skip(std::string_view& raw) {
 
 DecodeError TermReader::read_term(Term& out) {
     out = Term{};
-    return run(data_, pos_, max_depth_, [&](Decoder& d) { return d.term(&out, 0); });
+    if (too_deep_path_) too_deep_path_->clear();
+    DecodeError err = run(data_, pos_, max_depth_, [&](Decoder& d) {
+        d.too_deep_path = too_deep_path_;
+        return d.term(&out, 0);
+    });
+    if (err == DecodeError::TooDeep && too_deep_path_) std::reverse(too_deep_path_->begin(), too_deep_path_->end());
+    return err;
 }
 
 }  // namespace pycnode::term

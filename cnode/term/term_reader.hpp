@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
+#include <vector>
 
 namespace pycnode::term {
 
@@ -72,8 +73,15 @@ public:
 
     // `data` as exactly one term, as a gen_call's Request must be (it is the
     // rest of its packet): bytes after it are BadValue.
-    static DecodeError read_whole(std::string_view data, Term& out) {
-        TermReader r(data);
+    static DecodeError read_whole(std::string_view data, Term& out) { return read_whole(data, out, default_max_depth); }
+    // The same with another depth limit; on TooDeep, `too_deep_path` (when
+    // given) receives where: the element's index in each container from the
+    // outermost down (a map's items count keys and values: 2k is the k-th
+    // key, 2k+1 its value). It lets the caller name what was too deep.
+    static DecodeError read_whole(std::string_view data, Term& out, std::size_t max_depth,
+                                  std::vector<std::size_t>* too_deep_path = nullptr) {
+        TermReader r(data, max_depth);
+        r.too_deep_path_ = too_deep_path;
         DecodeError err = r.read_term(out);
         return err != DecodeError::Ok ? err : r.at_end() ? DecodeError::Ok : DecodeError::BadValue;
     }
@@ -89,6 +97,7 @@ private:
     std::string_view data_;
     std::size_t pos_ = 0;
     std::size_t max_depth_;
+    std::vector<std::size_t>* too_deep_path_ = nullptr;
 };
 
 }  // namespace pycnode::term

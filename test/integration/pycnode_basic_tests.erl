@@ -236,15 +236,25 @@ nested(#{node := N}) ->
     ?assertEqual(100, depth(Deep)),
     {ok, Deeper} = pycnode:call(N, ?FIX, nested, [500]),
     ?assertEqual(500, depth(Deeper)),
-    %% Past the conversion depth limit (512): refused, not a crash.
-    ?assertMatch({error, {bad_result, _}}, pycnode:call(N, ?FIX, nested, [1000])),
+    %% One limit both ways, counted in each value from its own outermost
+    %% level: 512 levels below it pass, one more is refused, not a crash.
+    {ok, AtLimit} = pycnode:call(N, ?FIX, nested, [512]),
+    ?assertEqual(512, depth(AtLimit)),
+    ?assertMatch({error, {bad_result, _}}, pycnode:call(N, ?FIX, nested, [513])),
     ?assertMatch({error, {bad_result, _}}, pycnode:call(N, ?FIX, nested, [100000])),
-    %% The same limit on the way in.
-    ?assertEqual({ok, deep(500)}, echo(N, deep(500))),
-    %% The request is well formed (From and Tag are readable): the caller
+    ?assertEqual({ok, deep(512)}, echo(N, deep(512))),
+    ?assertEqual({ok, deep(512)}, pycnode:call(N, builtins, max, [[]], #{kwargs => #{default => deep(512)}})),
+    %% Past it, the error names the argument, however deep it goes: the
+    %% request is well formed (From and Tag are readable), so the caller
     %% gets an answer rather than waiting for its timeout.
-    ?assertMatch({error, {bad_request, _}}, pycnode:call(N, ?FIX, echo, [deep(1000)], #{timeout => 3000})),
-    ?assertMatch({error, {bad_request, _}}, pycnode:call(N, ?FIX, echo, [deep(100000)], #{timeout => 3000})),
+    TooDeep = {error, {bad_request, <<"argument 2: term nested deeper than 512 levels">>}},
+    [?assertEqual(TooDeep, pycnode:call(N, ?FIX, echo_all, [1, deep(Depth)], #{timeout => 3000}))
+     || Depth <- [513, 520, 1000, 100000]],
+    KwTooDeep = {error, {bad_request, <<"keyword argument default: term nested deeper than 512 levels">>}},
+    [?assertEqual(KwTooDeep, pycnode:call(N, builtins, max, [[]], #{kwargs => Kwargs, timeout => 3000}))
+     || Depth <- [513, 1000], Kwargs <- [#{default => deep(Depth)}, [{default, deep(Depth)}]]],
+    ?assertEqual({error, {bad_request, <<"option other: term nested deeper than 512 levels">>}},
+                 pycnode:request(N, {call, ?FIX, <<"echo">>, [1], #{other => deep(1000)}}, #{})),
     ?assertEqual(pong, pycnode:ping(N)).
 
 names(#{node := N}) ->

@@ -490,7 +490,7 @@ bad_request() ->
              {{call, ?FIX, <<>>, []}, {bad_request, <<"Function must be a non-empty UTF-8 binary">>}},
              {{call, ?FIX, <<"echo">>, [1 | 2]}, {bad_request, <<"Args must be a proper list">>}},
              {{call, ?FIX, <<"echo">>, [deep(600)]},
-              {bad_request, <<"undecodable request: term nested too deeply">>}},
+              {bad_request, <<"argument 1: term nested deeper than 512 levels">>}},
              {{call, ?FIX, <<"echo">>, [#{[1] => 2}]}, {bad_request_prefix, <<"argument 1: ">>}}],
     {Request, Expect} = lists:nth(rand:uniform(length(Cases)), Cases),
     fun(Acc) -> {bad_request, Request, Expect, Acc} end.
