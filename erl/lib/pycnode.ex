@@ -38,8 +38,8 @@ defmodule Pycnode do
   takes a keyword list or a map.
   """
   @spec call(node(), name(), name(), list(), opts()) :: {:ok, term()} | {:error, term()}
-  def call(node, module, function, args, opts \\ []) when is_list(args),
-    do: :pycnode.call(node, module, function, args, Map.merge(@elixir_call_defaults, to_map(opts)))
+  def call(node, module, function, args, opts \\ []),
+    do: :pycnode.call(node, module, function, args, elixir_defaults(opts))
 
   @doc """
   `object.method(*args, **kwargs)` on the object a handle names (a handle
@@ -47,13 +47,13 @@ defmodule Pycnode do
   Same options and defaults as `call/5`.
   """
   @spec call_method(:pycnode.handle(), name(), list(), opts()) :: {:ok, term()} | {:error, term()}
-  def call_method(handle, method, args, opts \\ []) when is_list(args),
-    do: :pycnode.call_method(handle, method, args, Map.merge(@elixir_call_defaults, to_map(opts)))
+  def call_method(handle, method, args, opts \\ []),
+    do: :pycnode.call_method(handle, method, args, elixir_defaults(opts))
 
   @doc "`object.name` of the object a handle names (`:pycnode.getattr/3`)."
   @spec getattr(:pycnode.handle(), name(), opts()) :: {:ok, term()} | {:error, term()}
   def getattr(handle, name, opts \\ []),
-    do: :pycnode.getattr(handle, name, Map.merge(@elixir_call_defaults, to_map(opts)))
+    do: :pycnode.getattr(handle, name, elixir_defaults(opts))
 
   @doc """
   Drops a handle now instead of when the process that received it exits
@@ -66,12 +66,12 @@ defmodule Pycnode do
   @doc "The value of a Python expression in a named namespace (`:pycnode.eval/4`; `namespace:` option)."
   @spec eval(node(), String.t(), map(), opts()) :: {:ok, term()} | {:error, term()}
   def eval(node, expression, bindings \\ %{}, opts \\ []),
-    do: :pycnode.eval(node, expression, bindings, Map.merge(@elixir_call_defaults, to_map(opts)))
+    do: :pycnode.eval(node, expression, bindings, elixir_defaults(opts))
 
   @doc "Runs Python statements in a named namespace (`:pycnode.exec/4`)."
   @spec exec(node(), String.t(), map(), opts()) :: :ok | {:error, term()}
   def exec(node, statements, bindings \\ %{}, opts \\ []),
-    do: :pycnode.exec(node, statements, bindings, Map.merge(@elixir_call_defaults, to_map(opts)))
+    do: :pycnode.exec(node, statements, bindings, elixir_defaults(opts))
 
   @doc "Reloads a Python module (`prefix: true`: and every module under it) on `node`."
   @spec reload(node(), name(), opts()) :: {:ok, [String.t()]} | {:error, term()}
@@ -91,6 +91,20 @@ defmodule Pycnode do
   def wsgi(module, callable, environ, opts \\ []),
     do: :py_wsgi.run(module, callable, environ, to_map(opts))
 
+  # Anything that is not a map or a keyword list goes through as it is: the
+  # Erlang function answers {:error, {:badarg, :opts}}, as for any bad argument.
   defp to_map(opts) when is_map(opts), do: opts
-  defp to_map(opts) when is_list(opts), do: Map.new(opts)
+
+  defp to_map(opts) when is_list(opts) do
+    if Enum.all?(opts, &match?({key, _} when is_atom(key), &1)), do: Map.new(opts), else: opts
+  end
+
+  defp to_map(opts), do: opts
+
+  defp elixir_defaults(opts) do
+    case to_map(opts) do
+      map when is_map(map) -> Map.merge(@elixir_call_defaults, map)
+      other -> other
+    end
+  end
 end

@@ -74,7 +74,7 @@
       | no_response
       | unknown_scope
       | {lifespan_failed, binary()}
-      | {badarg, module | callable | scope | body | opts | runner | node | timeout | name}.
+      | {badarg, pycnode_args:what()}.
 %% Besides {@link pycnode:error_reason()}: `{asgi_protocol, Detail}' when
 %% the app broke the ASGI event sequence, `no_response' when it returned
 %% without starting a response, `unknown_scope' for a scope reference that

@@ -47,7 +47,7 @@
 -type error_reason() ::
         pycnode:error_reason()
       | {wsgi_protocol, binary()}
-      | {badarg, module | callable | environ | body | opts | runner | node | timeout | name}.
+      | {badarg, pycnode_args:what()}.
 %% Besides {@link pycnode:error_reason()}: `{wsgi_protocol, Detail}' when
 %% the app broke PEP 3333 (no `start_response', hop-by-hop headers...), and
 %% `{badarg, What}' when an argument was obviously wrong (nothing was sent).

@@ -73,12 +73,15 @@
       | {bad_request, binary()}
       | {bad_handle, binary()}
       | {packet_too_large, non_neg_integer(), non_neg_integer()}
-      | {unexpected_reply, term()}.
+      | {unexpected_reply, term()}
+      | {badarg, pycnode_args:what()}.
 %% Why a request failed. `timeout', `{nodedown, Node}' and `{exit, Reason}'
 %% come from the call itself (no reply in time, the node is unreachable or
 %% went down, any other exit of `gen_server:call/3'); `{unexpected_reply, R}'
 %% is a reply this client does not know; the others are pycnode's own
-%% `{error, Reason}' replies (see docs/protocol.md). When pycnode's process
+%% `{error, Reason}' replies (see docs/protocol.md). `{badarg, What}': an
+%% argument or option that is not what it must be, found before anything
+%% was sent; `What' names it (`node', `args', `timeout'...). When pycnode's process
 %% dies (Python code called `os._exit', or crashed in a C extension), every
 %% call in flight on it returns `{nodedown, Node}' as soon as the connection
 %% closes, long before its timeout (docs/reliability.md).
@@ -103,11 +106,9 @@ check(Node) ->
 
 %% @doc Says whether pycnode on `Node' answers, and if not, why: `ok', or
 %% the first thing found wrong (see {@link check_error()}).
--spec check(node(), opts()) -> ok | {error, check_error()}.
-check(Node, Opts) when is_atom(Node), is_map(Opts) ->
-    pycnode_check:check(Node, Opts);
+-spec check(node(), opts()) -> ok | {error, check_error() | {badarg, node | opts | pycnode_args:what()}}.
 check(Node, Opts) ->
-    erlang:error(badarg, [Node, Opts]).
+    checked([{node, Node}, {opts, Opts}], fun() -> pycnode_check:check(Node, Opts) end).
 
 %% @equiv eval(Node, Expression, Bindings, #{})
 -spec eval(node(), iodata(), map()) -> {ok, term()} | {error, error_reason()}.
@@ -120,10 +121,9 @@ eval(Node, Expression, Bindings) ->
 %% (a map of names, atoms or binaries, to values) are assigned in it. Other
 %% options are those of {@link call/5}.
 -spec eval(node(), iodata(), map(), opts() | #{namespace => name()}) -> {ok, term()} | {error, error_reason()}.
-eval(Node, Expression, Bindings, Opts) when is_map(Bindings), is_map(Opts) ->
-    code_call(Node, evaluate, Expression, Bindings, Opts);
 eval(Node, Expression, Bindings, Opts) ->
-    erlang:error(badarg, [Node, Expression, Bindings, Opts]).
+    checked([{node, Node}, {expression, Expression}, {bindings, Bindings}, {opts, Opts}],
+            fun() -> code_call(Node, evaluate, Expression, Bindings, Opts) end).
 
 %% @equiv exec(Node, Statements, Bindings, #{})
 -spec exec(node(), iodata(), map()) -> ok | {error, error_reason()}.
@@ -134,13 +134,14 @@ exec(Node, Statements, Bindings) ->
 %% {@link eval/4} evaluates an expression; later `eval' and `exec' calls on
 %% that namespace see what they defined.
 -spec exec(node(), iodata(), map(), opts() | #{namespace => name()}) -> ok | {error, error_reason()}.
-exec(Node, Statements, Bindings, Opts) when is_map(Bindings), is_map(Opts) ->
-    case code_call(Node, execute, Statements, Bindings, Opts) of
-        {ok, _} -> ok;
-        Error -> Error
-    end;
 exec(Node, Statements, Bindings, Opts) ->
-    erlang:error(badarg, [Node, Statements, Bindings, Opts]).
+    checked([{node, Node}, {statements, Statements}, {bindings, Bindings}, {opts, Opts}],
+            fun() ->
+                    case code_call(Node, execute, Statements, Bindings, Opts) of
+                        {ok, _} -> ok;
+                        Error -> Error
+                    end
+            end).
 
 %% @equiv reload(Node, Module, #{})
 -spec reload(node(), name()) -> {ok, [binary()]} | {error, error_reason()}.
@@ -151,12 +152,13 @@ reload(Node, Module) ->
 %% or with `prefix => true' every loaded module under it; every worker then
 %% resolves the functions it cached again. Returns the modules reloaded.
 -spec reload(node(), name(), opts() | #{prefix => boolean()}) -> {ok, [binary()]} | {error, error_reason()}.
-reload(Node, Module, Opts) when is_map(Opts) ->
-    Prefix = maps:get(prefix, Opts, false),
-    call(Node, <<"pyrunner.code">>, <<"reload">>, [to_binary(Module), Prefix],
-         maps:merge(maps:without([prefix], Opts), #{strings => str}));
 reload(Node, Module, Opts) ->
-    erlang:error(badarg, [Node, Module, Opts]).
+    checked([{node, Node}, {module, Module}, {opts, Opts}],
+            fun() ->
+                    Prefix = maps:get(prefix, Opts, false),
+                    call(Node, <<"pyrunner.code">>, <<"reload">>, [to_binary(Module), Prefix],
+                         maps:merge(maps:without([prefix], Opts), #{strings => str}))
+            end).
 
 %% @equiv ping(Node, #{})
 -spec ping(node()) -> pong | {error, error_reason()}.
@@ -167,7 +169,7 @@ ping(Node) ->
 %% pycnode's network thread without touching Python, so it measures the
 %% distribution round trip only.
 -spec ping(node(), opts()) -> pong | {error, error_reason()}.
-ping(Node, Opts) when is_atom(Node), is_map(Opts) ->
+ping(Node, Opts) ->
     case request(Node, ping, Opts) of
         pong -> pong;
         {error, _} = Error -> Error;
@@ -184,7 +186,7 @@ stats(Node) ->
 %% `queue_length', `workers', `python_version', `free_threaded',
 %% `gil_enabled' and more (docs/protocol.md lists them all).
 -spec stats(node(), opts()) -> {ok, map()} | {error, error_reason()}.
-stats(Node, Opts) when is_atom(Node), is_map(Opts) ->
+stats(Node, Opts) ->
     case request(Node, stats, Opts) of
         {ok, Stats} = Reply when is_map(Stats) -> Reply;
         {error, _} = Error -> Error;
@@ -202,7 +204,7 @@ health(Node) ->
 %% Answered by pycnode's network thread, like {@link ping/2}, which answers
 %% `pong' even then.
 -spec health(node(), opts()) -> {ok, map()} | {error, error_reason()}.
-health(Node, Opts) when is_atom(Node), is_map(Opts) ->
+health(Node, Opts) ->
     case request(Node, health, Opts) of
         {ok, #{healthy := Healthy} = Health} = Reply when is_boolean(Healthy), is_map(Health) -> Reply;
         {error, _} = Error -> Error;
@@ -220,21 +222,25 @@ call(Node, Module, Function, Args) ->
 %% (binaries are `bytes', Python `str' comes back as a binary, atoms other
 %% than `true', `false' and `undefined' are `pyrunner.Atom' strings...).
 %% A Python exception is returned as `{error, {python, Type, Message,
-%% Traceback}}'. Raises `badarg' if `Module' or `Function' is not a name
-%% or `Args' is not a list.
+%% Traceback}}'. `{error, {badarg, What}}' if an argument (`node',
+%% `module', `function', `args', `opts') or an option (`timeout',
+%% `kwargs'...) is not what it must be; nothing is sent then.
 %%
 %% A finite `timeout' is also sent to pycnode as the request's deadline:
 %% past it pycnode stops waiting for an async function, and counts a
 %% thread still running a sync one as stuck (docs/protocol.md).
 -spec call(node(), name(), name(), list(), opts()) -> {ok, term()} | {error, error_reason()}.
-call(Node, Module, Function, Args, Opts) when is_atom(Node), is_list(Args), is_map(Opts) ->
-    Request = case wire_opts(Opts) of
-                  #{} = Wire when map_size(Wire) =:= 0 -> {call, to_binary(Module), to_binary(Function), Args};
-                  Wire -> {call, to_binary(Module), to_binary(Function), Args, Wire}
-              end,
-    checked_reply(request(Node, Request, Opts));
 call(Node, Module, Function, Args, Opts) ->
-    erlang:error(badarg, [Node, Module, Function, Args, Opts]).
+    checked([{node, Node}, {module, Module}, {function, Function}, {args, Args}, {opts, Opts}],
+            fun() ->
+                    Request = case wire_opts(Opts) of
+                                  #{} = Wire when map_size(Wire) =:= 0 ->
+                                      {call, to_binary(Module), to_binary(Function), Args};
+                                  Wire ->
+                                      {call, to_binary(Module), to_binary(Function), Args, Wire}
+                              end,
+                    checked_reply(request(Node, Request, Opts))
+            end).
 
 %% @equiv call_method(Handle, Method, Args, #{})
 -spec call_method(handle(), name(), list()) -> {ok, term()} | {error, error_reason()}.
@@ -245,11 +251,12 @@ call_method(Handle, Method, Args) ->
 %% node that made it. Options as for {@link call/5}; `result => handle'
 %% makes the result a handle too, owned by the calling process.
 -spec call_method(handle(), name(), list(), opts()) -> {ok, term()} | {error, error_reason()}.
-call_method({'$pycnode_handle', Ref} = Handle, Method, Args, Opts) when is_reference(Ref), is_list(Args), is_map(Opts) ->
-    Request = {call_method, Handle, to_binary(Method), Args, wire_opts(Opts)},
-    checked_reply(request(node(Ref), Request, Opts));
 call_method(Handle, Method, Args, Opts) ->
-    erlang:error(badarg, [Handle, Method, Args, Opts]).
+    checked([{handle, Handle}, {method, Method}, {args, Args}, {opts, Opts}],
+            fun() ->
+                    Request = {call_method, Handle, to_binary(Method), Args, wire_opts(Opts)},
+                    checked_reply(request(handle_node(Handle), Request, Opts))
+            end).
 
 %% @equiv getattr(Handle, Name, #{})
 -spec getattr(handle(), name()) -> {ok, term()} | {error, error_reason()}.
@@ -259,11 +266,12 @@ getattr(Handle, Name) ->
 %% @doc Reads `Object.Name' of the object `Handle' names. Options as for
 %% {@link call/5}, but no `kwargs'.
 -spec getattr(handle(), name(), opts()) -> {ok, term()} | {error, error_reason()}.
-getattr({'$pycnode_handle', Ref} = Handle, Name, Opts) when is_reference(Ref), is_map(Opts) ->
-    Request = {getattr, Handle, to_binary(Name), wire_opts(maps:without([kwargs], Opts))},
-    checked_reply(request(node(Ref), Request, Opts));
 getattr(Handle, Name, Opts) ->
-    erlang:error(badarg, [Handle, Name, Opts]).
+    checked([{handle, Handle}, {attribute, Name}, {opts, Opts}],
+            fun() ->
+                    Request = {getattr, Handle, to_binary(Name), wire_opts(maps:without([kwargs], Opts))},
+                    checked_reply(request(handle_node(Handle), Request, Opts))
+            end).
 
 %% @equiv release(Handle, #{})
 -spec release(handle()) -> ok | {error, error_reason()}.
@@ -274,14 +282,15 @@ release(Handle) ->
 %% lets go of the object. `{error, {bad_handle, _}}' if it was not live
 %% (released already, or its owner exited).
 -spec release(handle(), opts()) -> ok | {error, error_reason()}.
-release({'$pycnode_handle', Ref} = Handle, Opts) when is_reference(Ref), is_map(Opts) ->
-    case request(node(Ref), {release, Handle}, Opts) of
-        ok -> ok;
-        {error, _} = Error -> Error;
-        Other -> {error, {unexpected_reply, Other}}
-    end;
 release(Handle, Opts) ->
-    erlang:error(badarg, [Handle, Opts]).
+    checked([{handle, Handle}, {opts, Opts}],
+            fun() ->
+                    case request(handle_node(Handle), {release, Handle}, Opts) of
+                        ok -> ok;
+                        {error, _} = Error -> Error;
+                        Other -> {error, {unexpected_reply, Other}}
+                    end
+            end).
 
 %% @doc Whether `Term' has the shape of a handle (it may still be released).
 -spec is_handle(term()) -> boolean().
@@ -305,16 +314,20 @@ default_node() ->
 %% {@link py_wsgi}) share: the `timeout' and `name' options, the helper
 %% process that keeps late replies out of the caller's mailbox, and the
 %% mapping of the call's own failures to `{error, timeout}',
-%% `{error, {nodedown, Node}}' and `{error, {exit, Why}}'. The reply is not
+%% `{error, {nodedown, Node}}' and `{error, {exit, Why}}', and the checks
+%% of `Node' and `Opts' (`{error, {badarg, What}}'). The reply is not
 %% checked: it is pycnode's, `{ok, _}', `{error, _}', `pong'...
 -spec request(node(), term(), opts()) -> term().
-request(Node, Request, Opts) when is_atom(Node), is_map(Opts) ->
-    Name = maps:get(name, Opts, application:get_env(pycnode, name, ?DEFAULT_NAME)),
-    Timeout = maps:get(timeout, Opts, application:get_env(pycnode, timeout, ?DEFAULT_TIMEOUT)),
-    case Timeout of
-        infinity -> call_here({Name, Node}, Node, Request, infinity);
-        _ -> call_in_helper({Name, Node}, Node, Request, Timeout)
-    end.
+request(Node, Request, Opts) ->
+    checked([{node, Node}, {opts, Opts}],
+            fun() ->
+                    Name = maps:get(name, Opts, application:get_env(pycnode, name, ?DEFAULT_NAME)),
+                    Timeout = maps:get(timeout, Opts, application:get_env(pycnode, timeout, ?DEFAULT_TIMEOUT)),
+                    case Timeout of
+                        infinity -> call_here({Name, Node}, Node, Request, infinity);
+                        _ -> call_in_helper({Name, Node}, Node, Request, Timeout)
+                    end
+            end).
 
 %% @private
 %% @doc The request options that carry the caller's timeout to pycnode:
@@ -328,6 +341,17 @@ wire_timeout(Opts) ->
     end.
 
 %% Internal functions
+
+%% Runs `Send' when every argument passes its check (pycnode_args), else
+%% returns the first failure, `{error, {badarg, What}}': one answer for
+%% each kind of bad argument, whichever function was called.
+checked(Checks, Send) ->
+    case pycnode_args:check(Checks) of
+        ok -> Send();
+        {error, _} = Error -> Error
+    end.
+
+handle_node({'$pycnode_handle', Ref}) -> node(Ref).
 
 %% The options pycnode reads. A handle result is owned by this process, not
 %% by the helper that makes the call (call_in_helper/4), which exits at once.
@@ -344,10 +368,7 @@ checked_reply(Other) -> {error, {unexpected_reply, Other}}.
 
 code_call(Node, Function, Source, Bindings, Opts) ->
     Namespace = to_binary(maps:get(namespace, Opts, <<"default">>)),
-    Code = case unicode:characters_to_binary(Source) of
-               B when is_binary(B) -> B;
-               _ -> erlang:error(badarg, [Node, Source, Bindings, Opts])
-           end,
+    Code = unicode:characters_to_binary(Source),  % checked by eval/4 and exec/4
     call(Node, <<"pyrunner.code">>, atom_to_binary(Function), [Namespace, Code, Bindings],
          maps:without([namespace], Opts)).
 
@@ -372,18 +393,11 @@ call_here(Dest, Node, Request, Timeout) ->
         exit:{Reason, _} -> {error, {exit, Reason}}
     end.
 
+%% A name the checks accepted.
 -spec to_binary(name()) -> binary().
-to_binary(Name) when is_binary(Name) ->
-    Name;
-to_binary(Name) when is_atom(Name) ->
-    atom_to_binary(Name, utf8);
-to_binary(Name) when is_list(Name) ->
-    case unicode:characters_to_binary(Name) of
-        Bin when is_binary(Bin) -> Bin;
-        _ -> erlang:error(badarg, [Name])
-    end;
 to_binary(Name) ->
-    erlang:error(badarg, [Name]).
+    {ok, Bin} = pycnode_args:name(Name),
+    Bin.
 
 -spec this_host() -> string().
 this_host() ->

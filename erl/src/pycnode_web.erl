@@ -8,50 +8,35 @@
 
 -export_type([badarg/0]).
 
--type badarg() :: {badarg, module | callable | scope | body | environ | opts
-                           | runner | node | timeout | name}.
+-type badarg() :: {badarg, pycnode_args:what()}.
 %% Which argument or option was obviously wrong; nothing was sent.
 
 %% @doc `Name' as the UTF-8 binary pycnode expects, or `{error, {badarg, What}}'.
 -spec name(What, term()) -> {ok, binary()} | {error, {badarg, What}} when What :: atom().
-name(_What, Name) when is_binary(Name), Name =/= <<>> ->
-    {ok, Name};
-name(_What, Name) when is_atom(Name), Name =/= '' ->
-    {ok, atom_to_binary(Name, utf8)};
-name(What, Name) when is_list(Name), Name =/= [] ->
-    try unicode:characters_to_binary(Name) of
-        Bin when is_binary(Bin) -> {ok, Bin};
-        _ -> {error, {badarg, What}}
-    catch
-        error:_ -> {error, {badarg, What}}
-    end;
-name(What, _Name) ->
-    {error, {badarg, What}}.
+name(What, Name) ->
+    case pycnode_args:name(Name) of
+        {ok, _} = Ok -> Ok;
+        error -> {error, {badarg, What}}
+    end.
 
 %% @doc Splits `Opts' into the node to call, the options of
 %% {@link pycnode:request/3} and the options sent on the wire (only those
 %% pycnode understands: `runner', and a finite `timeout' as the deadline).
+%% `Opts' is checked as every function of the client checks its options
+%% (pycnode_args).
 -spec options(term()) -> {ok, node(), pycnode:opts(), map()} | {error, badarg()}.
-options(Opts) when is_map(Opts) ->
-    Checks = [{node, fun is_atom/1},
-              {timeout, fun(T) -> T =:= infinity orelse (is_integer(T) andalso T >= 0) end},
-              {name, fun is_atom/1}],
-    case [Key || {Key, Ok} <- Checks, maps:is_key(Key, Opts), not Ok(maps:get(Key, Opts))] of
-        [Bad | _] ->
-            {error, {badarg, Bad}};
-        [] ->
-            case Opts of
-                #{runner := Runner} ->
-                    case name(runner, Runner) of
-                        {ok, R} -> options(Opts, #{runner => R});
-                        {error, _} = Error -> Error
-                    end;
-                #{} ->
-                    options(Opts, #{})
-            end
-    end;
-options(_Opts) ->
-    {error, {badarg, opts}}.
+options(Opts) ->
+    case pycnode_args:check([{opts, Opts}]) of
+        ok -> options(Opts, runner_wire(Opts));
+        {error, _} = Error -> Error
+    end.
+
+%% The runner option as sent: a binary (checked a name already).
+runner_wire(#{runner := Runner}) ->
+    {ok, Name} = pycnode_args:name(Runner),
+    #{runner => Name};
+runner_wire(#{}) ->
+    #{}.
 
 -spec options(map(), map()) -> {ok, node(), pycnode:opts(), map()}.
 options(Opts, Wire) ->

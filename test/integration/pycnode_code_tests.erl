@@ -43,7 +43,7 @@ errors(#{node := N}) ->
     ?assertMatch({error, {python, <<"SyntaxError">>, _, _}}, pycnode:eval(N, <<"1 +">>, #{})),
     ?assertMatch({error, {python, <<"ValueError">>, _, _}}, pycnode:eval(N, <<"1">>, #{<<"not a name">> => 1})),
     ?assertMatch({error, {python, <<"ZeroDivisionError">>, _, _}}, pycnode:exec(N, <<"1 / 0">>, #{})),
-    ?assertError(badarg, pycnode:eval(N, <<"1">>, not_a_map)).
+    ?assertEqual({error, {badarg, bindings}}, pycnode:eval(N, <<"1">>, not_a_map)).
 
 reload(#{node := N, dir := Dir}) ->
     %% Cached on every blocking thread and event worker first.

@@ -148,7 +148,7 @@ bad_handles(#{node := N}) ->
     ?assertMatch({error, {bad_handle, _}},
                  gen_server:call({pycnode, N}, {release, {'$pycnode_handle', not_a_ref}})),
     ?assertMatch({error, {bad_request, _}}, gen_server:call({pycnode, N}, {release, not_a_handle})),
-    ?assertError(badarg, pycnode:release(not_a_handle)),
+    ?assertEqual({error, {badarg, handle}}, pycnode:release(not_a_handle)),
     ?assertNot(pycnode:is_handle({'$pycnode_handle', 1})),
     %% Options.
     Bad = fun(Opts) ->

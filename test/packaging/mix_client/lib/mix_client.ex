@@ -26,7 +26,12 @@ defmodule MixClient do
       {:handle_arg, Pycnode.call(node, :builtins, :len, [counter]), {:ok, 3}},
       {:getattr, Pycnode.getattr(fraction, :numerator), {:ok, 3}},
       {:release, Pycnode.release(counter), :ok},
-      {:released, elem(Pycnode.call_method(counter, :most_common, []), 1) |> elem(0), :bad_handle}
+      {:released, elem(Pycnode.call_method(counter, :most_common, []), 1) |> elem(0), :bad_handle},
+      # Bad arguments are answered, named, as from Erlang: nothing is sent.
+      {:bad_args, Pycnode.call(node, :math, :sqrt, 4), {:error, {:badarg, :args}}},
+      {:bad_node, Pycnode.ping("not an atom"), {:error, {:badarg, :node}}},
+      {:bad_opts, Pycnode.call(node, :math, :sqrt, [4], [:oops]), {:error, {:badarg, :opts}}},
+      {:bad_timeout, Pycnode.eval(node, "1", %{}, timeout: -1), {:error, {:badarg, :timeout}}}
     ]
 
     for {name, got, _} <- checks, do: IO.puts("mix_client: #{name} -> #{inspect(got)}")
