@@ -63,7 +63,7 @@ Python:
                           re-enabled the GIL
 
 Limits and logs:
-  --max-packet BYTES      largest packet accepted (default: 268435456)
+  --max-packet BYTES      largest packet accepted, 4096..4294967296 (default: 268435456)
   --max-in-flight N       requests accepted and not yet answered (queued,
                           running or waiting) before new ones get
                           {error, overloaded} (default: 10000)
