@@ -25,7 +25,7 @@
 -module(pycnode).
 
 -export([ping/1, ping/2, stats/1, stats/2, health/1, health/2, call/4, call/5, request/3, default_node/0]).
--export([wire_timeout/1]).
+-export([wire_timeout/1, send/3]).
 
 -export([check/1, check/2]).
 -export([eval/3, eval/4, exec/3, exec/4, reload/2, reload/3]).
@@ -239,7 +239,7 @@ call(Node, Module, Function, Args, Opts) ->
                                   Wire ->
                                       {call, to_binary(Module), to_binary(Function), Args, Wire}
                               end,
-                    checked_reply(request(Node, Request, Opts))
+                    checked_reply(send(Node, Request, Opts))
             end).
 
 %% @equiv call_method(Handle, Method, Args, #{})
@@ -255,7 +255,7 @@ call_method(Handle, Method, Args, Opts) ->
     checked([{handle, Handle}, {method, Method}, {args, Args}, {opts, Opts}],
             fun() ->
                     Request = {call_method, Handle, to_binary(Method), Args, wire_opts(Opts)},
-                    checked_reply(request(handle_node(Handle), Request, Opts))
+                    checked_reply(send(handle_node(Handle), Request, Opts))
             end).
 
 %% @equiv getattr(Handle, Name, #{})
@@ -270,7 +270,7 @@ getattr(Handle, Name, Opts) ->
     checked([{handle, Handle}, {attribute, Name}, {opts, Opts}],
             fun() ->
                     Request = {getattr, Handle, to_binary(Name), wire_opts(maps:without([kwargs], Opts))},
-                    checked_reply(request(handle_node(Handle), Request, Opts))
+                    checked_reply(send(handle_node(Handle), Request, Opts))
             end).
 
 %% @equiv release(Handle, #{})
@@ -285,7 +285,7 @@ release(Handle) ->
 release(Handle, Opts) ->
     checked([{handle, Handle}, {opts, Opts}],
             fun() ->
-                    case request(handle_node(Handle), {release, Handle}, Opts) of
+                    case send(handle_node(Handle), {release, Handle}, Opts) of
                         ok -> ok;
                         {error, _} = Error -> Error;
                         Other -> {error, {unexpected_reply, Other}}
@@ -319,15 +319,20 @@ default_node() ->
 %% checked: it is pycnode's, `{ok, _}', `{error, _}', `pong'...
 -spec request(node(), term(), opts()) -> term().
 request(Node, Request, Opts) ->
-    checked([{node, Node}, {opts, Opts}],
-            fun() ->
-                    Name = maps:get(name, Opts, application:get_env(pycnode, name, ?DEFAULT_NAME)),
-                    Timeout = maps:get(timeout, Opts, application:get_env(pycnode, timeout, ?DEFAULT_TIMEOUT)),
-                    case Timeout of
-                        infinity -> call_here({Name, Node}, Node, Request, infinity);
-                        _ -> call_in_helper({Name, Node}, Node, Request, Timeout)
-                    end
-            end).
+    checked([{node, Node}, {opts, Opts}], fun() -> send(Node, Request, Opts) end).
+
+%% @private
+%% @doc {@link request/3} for callers that checked `Node' and `Opts'
+%% already (the functions of this module, {@link py_asgi}, {@link py_wsgi}):
+%% each request is checked once.
+-spec send(node(), term(), opts()) -> term().
+send(Node, Request, Opts) ->
+    Name = maps:get(name, Opts, application:get_env(pycnode, name, ?DEFAULT_NAME)),
+    Timeout = maps:get(timeout, Opts, application:get_env(pycnode, timeout, ?DEFAULT_TIMEOUT)),
+    case Timeout of
+        infinity -> call_here({Name, Node}, Node, Request, infinity);
+        _ -> call_in_helper({Name, Node}, Node, Request, Timeout)
+    end.
 
 %% @private
 %% @doc The request options that carry the caller's timeout to pycnode:

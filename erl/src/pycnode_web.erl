@@ -1,7 +1,7 @@
 %% @private
 %% @doc What {@link py_asgi} and {@link py_wsgi} share: checking their
 %% arguments and options, and sending the request through
-%% {@link pycnode:request/3}.
+%% {@link pycnode:send/3}.
 -module(pycnode_web).
 
 -export([name/2, options/1, request/4]).
@@ -51,7 +51,7 @@ options(Opts, Wire) ->
 %% pass as they are, anything else is `{error, {unexpected_reply, Reply}}'.
 -spec request(node(), term(), pycnode:opts(), fun((term()) -> boolean())) -> term().
 request(Node, Request, CallOpts, Check) ->
-    case pycnode:request(Node, Request, CallOpts) of
+    case pycnode:send(Node, Request, CallOpts) of  % options/1 checked them
         {error, _} = Error -> Error;
         Reply ->
             case Check(Reply) of
