@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make test`: for each build given (default: the GIL build and the
+# `make test`: a check of the tracked files (scripts/check-tree.sh), then for each build given (default: the GIL build and the
 # free-threaded build), the unit tests (doctest, and ThreadSanitizer on the
 # shared structures), pyrunner's Python tests under that build's interpreter,
 # then the integration suite against the real binary, a real epmd and real
@@ -36,6 +36,7 @@ run_suite() {
   fi
 }
 
+run_suite "tracked files (scripts/check-tree.sh)" bash scripts/check-tree.sh
 for build in "${builds[@]}"; do
   if [[ ! -x "$build/pycnode" ]]; then
     echo "=== $build/pycnode is not built"; failed=$((failed + 1)); continue
