@@ -105,7 +105,10 @@ scenarios(base, Pyc, Floor, _) ->
        request => {wsgi, <<"bench_flask">>, <<"app">>, Environ, #{}},
        check => Json, os_pid => pycnode}]
     %% Last: big bodies leave the allocator's high-water mark behind them.
-    ++ [echo(P, Id, Size) || {Id, Size} <- [{echo_64k, 64 * 1024}, {echo_1m, 1024 * 1024}]];
+    %% Each echo also against the floor node: what the same request and
+    %% reply cost between two Erlang nodes, the anchor of these rows.
+    ++ lists:append([[echo(P, pycnode, Id, Size), echo({floor_server, Floor}, erlang, Id, Size)]
+                     || {Id, Size} <- [{echo_64k, 64 * 1024}, {echo_1m, 1024 * 1024}]]);
 %% Many requests in flight: apps that wait 20 ms (bench/apps/bench_app.py),
 %% at `Callers' callers each, compared in the report with uvicorn and gunicorn
 %% (gthread) serving the same apps to wrk -c`Callers'; and the ASGI hello's
@@ -147,16 +150,17 @@ hello(_) -> false.
 wsgi_hello({ok, {<<"200 OK">>, _, <<"Hello, World!">>}}) -> true;
 wsgi_hello(_) -> false.
 
-echo(P, Id, Size) ->
+echo(Target, Server, Id, Size) ->
     Body = binary:copy(<<"0123456789abcdef">>, Size div 16),
     Scope = #{type => <<"http">>, method => <<"POST">>, path => <<"/echo">>,
               headers => [[<<"host">>, <<"localhost">>],
                           [<<"content-type">>, <<"application/octet-stream">>],
                           [<<"content-length">>, integer_to_binary(Size)]],
               server => {<<"localhost">>, 8080}},
-    #{id => Id, server => pycnode, target => P, body_bytes => Size,
+    #{id => Id, server => Server, target => Target, body_bytes => Size,
       request => {asgi, <<"bench_app">>, <<"echo">>, Scope, Body, #{}},
-      check => fun({ok, {200, _, B}}) -> B =:= Body; (_) -> false end, os_pid => pycnode}.
+      check => fun({ok, {200, _, B}}) -> B =:= Body; (_) -> false end,
+      os_pid => case Server of pycnode -> pycnode; erlang -> floor end}.
 
 is_hello_json(Body) ->
     binary:match(Body, [<<"{\"hello\":\"world\"}">>, <<"{\"hello\": \"world\"}">>]) =/= nomatch.

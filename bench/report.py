@@ -96,7 +96,7 @@ def find(results, scenario, server, n):
 
 def problems(results, concurrency, inflight_callers, only):
     """Why the run is not good: missing rows, rows with no success, errors."""
-    expected = [("ping", "erlang", concurrency)] + [
+    expected = [(s, "erlang", concurrency) for s in ("ping", "echo_64k", "echo_1m")] + [
         (s, "pycnode", concurrency) for s in SCENARIOS if s not in INFLIGHT] + [
         (s, server, concurrency) for s, server in [("asgi_hello", "uvicorn"), ("starlette_json", "uvicorn"),
                                                    ("wsgi_hello", "gunicorn"), ("flask_json", "gunicorn")]] + [
@@ -255,6 +255,8 @@ def targets(results, head, inflight_callers, idle=None):
     spec = ratio(get("asgi_hello", "pycnode", "rps"), get("asgi_hello_via_call", "pycnode", "rps"))
     p99 = get("asgi_hello", "pycnode", "p99_us")
     big = get("echo_1m", "pycnode", "body_mib_s")
+    big_1 = get("echo_1m", "pycnode", "body_mib_s", 1)
+    big_vs_erlang = ratio(big, get("echo_1m", "erlang", "body_mib_s"))
     hello_p50, ping_p50 = get("asgi_hello", "pycnode", "p50_us", 1), get("ping", "pycnode", "p50_us", 1)
     over_ping = hello_p50 - ping_p50 if hello_p50 is not None and ping_p50 is not None else None
     hello_1 = get("asgi_hello", "pycnode", "rps", 1)
@@ -277,8 +279,12 @@ def targets(results, head, inflight_callers, idle=None):
             lambda v: v >= 2),
         row(f"ASGI hello p99 at {head} callers <= 5 ms", p99, f"{(p99 or 0) / 1000:.3f} ms",
             lambda v: v <= 5000),
-        row("1 MiB bodies >= 1024 MiB/s per direction", big, f"{big or 0:,.0f} MiB/s",
+        row(f"1 MiB bodies at N={head} >= 1024 MiB/s per direction", big, f"{big or 0:,.0f} MiB/s",
             lambda v: v >= 1024),
+        row("1 MiB bodies at 1 caller >= 1024 MiB/s per direction", big_1, f"{big_1 or 0:,.0f} MiB/s",
+            lambda v: v >= 1024),
+        row(f"1 MiB echo at N={head}: pycnode >= the same echo between two Erlang nodes", big_vs_erlang,
+            f"{big_vs_erlang or 0:.2f}x", lambda v: v >= 1),
         row(f"ASGI sleep 20 ms, {c} callers: pycnode >= 0.9x uvicorn (req/s)", sleep_asgi,
             f"{sleep_asgi or 0:.2f}x", lambda v: v >= 0.9),
         row(f"WSGI sleep 20 ms, {c} callers: pycnode >= 0.9x gunicorn gthread, same threads (req/s)",
