@@ -167,6 +167,7 @@ TEST_CASE("ReplyQueue never leaves an item queued while its consumer sleeps") {
     std::atomic<bool> all_pushed{false};
     bool stranded = false;
     int sleeps = 0;
+    std::atomic<int> sleeps_started{0};  // what producers wait on at their checkpoints
     std::vector<int> got;
     got.reserve(total);
     std::thread consumer([&] {
@@ -186,6 +187,7 @@ TEST_CASE("ReplyQueue never leaves an item queued while its consumer sleeps") {
             take();
             if (got.size() == total) return;
             ++sleeps;
+            sleeps_started.fetch_add(1);
             std::unique_lock lock(m);
             while (!woken) {
                 if (cv.wait_for(lock, std::chrono::milliseconds(200)) == std::cv_status::timeout && !woken &&
@@ -204,6 +206,16 @@ TEST_CASE("ReplyQueue never leaves an item queued while its consumer sleeps") {
             for (int i = 0; i < per_producer; ++i) {
                 q.push(p * per_producer + i);
                 if (rng() % 16 == 0) std::this_thread::sleep_for(std::chrono::microseconds(rng() % 20));
+                // Every 1000 items, a pause until the consumer has gone to
+                // sleep once more (at most 1 s): on a loaded machine the
+                // producers could otherwise keep it busy from start to end,
+                // and the sleep path would go untested.
+                if (i % 1000 == 999) {
+                    int seen = sleeps_started.load();
+                    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+                    while (sleeps_started.load() == seen && std::chrono::steady_clock::now() < until)
+                        std::this_thread::sleep_for(std::chrono::microseconds(50));
+                }
             }
         });
     for (auto& t : threads) t.join();
