@@ -17,7 +17,7 @@ mkdir -p "$out"
 
 flags=(-std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Icnode)
 sources_term=(test/fuzz/fuzz_term.cpp cnode/term/*.cpp cnode/dist/*.cpp cnode/app/log.cpp)
-sources_frame=(test/fuzz/fuzz_frame.cpp cnode/net/frame_reader.cpp)
+sources_frame=(test/fuzz/fuzz_frame.cpp cnode/net/frame_reader.cpp cnode/net/large_blocks.cpp)
 sources_handshake=(test/fuzz/fuzz_handshake.cpp cnode/net/handshake.cpp cnode/net/md5.cpp)
 
 for t in "${targets[@]}"; do

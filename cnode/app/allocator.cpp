@@ -1,5 +1,7 @@
 #include "app/allocator.hpp"
 
+#include "net/large_blocks.hpp"
+
 #include <cstdlib>
 #include <cstring>
 
@@ -46,7 +48,12 @@ void begin_release() {
 void end_release() {
 #if defined(__GLIBC__)
     if (tuned && releasing > 0 && --releasing == 0) mallopt(M_TRIM_THRESHOLD, trim_threshold);
-    if (releasing == 0) malloc_trim(0);
+    if (releasing == 0) {
+        net::large_blocks::release_all();
+        malloc_trim(0);
+    }
+#else
+    net::large_blocks::release_all();
 #endif
 }
 

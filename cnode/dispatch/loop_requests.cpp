@@ -1,5 +1,6 @@
 #include "dispatch/loop_requests.hpp"
 
+#include "net/large_blocks.hpp"
 #include "python/handles.hpp"
 
 namespace pycnode::dispatch {
@@ -63,6 +64,7 @@ Term answer_stats(const LoopContext& ctx, term::ByteArena&) {
     put(kv, "handshakes_pending", count(s.handshakes_pending.load(std::memory_order_relaxed)));
     put(kv, "shutting_down", boolean(s.shutting_down.load(std::memory_order_relaxed)));
     put(kv, "output_queued_bytes", count(s.output_queued.load(std::memory_order_relaxed)));
+    put(kv, "large_packets_kept_bytes", count(net::large_blocks::kept_bytes()));
     put(kv, "connections_closed_stalled", count(s.closed_stalled.load(std::memory_order_relaxed)));
     put(kv, "loop_takeovers", count(s.loop_takeovers.load(std::memory_order_relaxed)));
     put(kv, "handles_live", count(python::handles().live()));

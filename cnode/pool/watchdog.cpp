@@ -1,6 +1,7 @@
 #include "pool/watchdog.hpp"
 
 #include "app/log.hpp"
+#include "net/large_blocks.hpp"
 #include "pool/deadline.hpp"
 #include "pool/job.hpp"
 #include "term/term_reader.hpp"
@@ -63,6 +64,7 @@ void Watchdog::run() {
         lock.unlock();
         Clock::time_point now = Clock::now();
         for (const Watched& watched : hooks_.survey()) check(watched, now);
+        net::large_blocks::release_if_idle(std::chrono::steady_clock::now());
         lock.lock();
     }
 }

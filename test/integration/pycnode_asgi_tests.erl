@@ -31,6 +31,7 @@ asgi_test_() ->
                  {"the scope template: alternating set-ups see their own values", fun template_isolation/1},
                  {"body: all 256 byte values arrive as bytes", fun body_bytes/1},
                  {"body: 10 MiB request and response", fun big_bodies/1},
+                 {"body: 1 MiB requests, many at once, in storage kept for reuse", fun kept_packets/1},
                  {"response: chunks joined, headers as sent", fun chunked/1},
                  {"event loop: asyncio.sleep(0.01) and sleep(0) in the same task", fun sleeps/1},
                  {"event loop: run_in_executor", fun executor/1},
@@ -260,6 +261,25 @@ big_bodies(#{node := N}) ->
                                 <<>>),
     ?assertEqual(Size, byte_size(Big)),
     ?assert(Big =:= Body).
+
+%% Large packets' storage is kept and taken again (net/large_blocks.cpp):
+%% rounds of 8 concurrent 1 MiB echoes, each body its own bytes, each echoed
+%% whole; what is kept stays within its 64 MiB bound.
+kept_packets(#{node := N}) ->
+    Size = 1024 * 1024,
+    Echo = fun(I) ->
+                   Body = binary:copy(<<I:32, (I * 7):32>>, Size div 8),
+                   {ok, {200, _, Echoed}} = asgi(N, <<"echo_body">>, #{path => <<"/">>}, Body),
+                   Echoed =:= Body
+           end,
+    Self = self(),
+    [begin
+         Pids = [spawn_link(fun() -> Self ! {echoed, self(), Echo(Round * 8 + I)} end) || I <- lists:seq(1, 8)],
+         ?assertEqual(lists:duplicate(8, true), [receive {echoed, P, Ok} -> Ok end || P <- Pids])
+     end || Round <- lists:seq(1, 4)],
+    {ok, #{large_packets_kept_bytes := Kept}} = pycnode:stats(N),
+    ?assert(Kept >= Size),
+    ?assert(Kept =< 64 * Size).
 
 chunked(#{node := N}) ->
     ?assertEqual({ok, {201, [{<<"x-a">>, <<"1">>}, {<<"x-a">>, <<"2">>}, {<<"X-Case">>, <<"Kept">>}],
