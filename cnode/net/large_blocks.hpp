@@ -1,10 +1,11 @@
 // Storage for large packets, kept for reuse instead of given back to malloc.
 //
 // Why: with many requests of a MiB or more in flight, glibc serves them from
-// each thread's arena, whose heaps (64 MiB each) are handed back to the
-// system as they empty and mapped again as they fill; every page of a fresh
-// mapping faults in as the socket read writes it, and on a VM a fault costs
-// several microseconds. A freed block of the same rounded size is taken
+// each thread's arena, whose heaps (64 MiB at most) it maps as they fill and
+// may give back as they empty; every page of a fresh mapping faults in as
+// the socket read writes it, and on a VM a fault costs several microseconds
+// (docs/performance.md measures it: about 7 faults per 1 MiB request at 64
+// callers before this). A freed block of the same rounded size is taken
 // again, already resident. What is kept is bounded (max_kept_bytes) and is
 // given back once no block has been taken for idle_after, and whenever
 // pycnode releases memory (app/allocator.hpp).
