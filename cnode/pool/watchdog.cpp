@@ -64,7 +64,7 @@ void Watchdog::run() {
         lock.unlock();
         Clock::time_point now = Clock::now();
         for (const Watched& watched : hooks_.survey()) check(watched, now);
-        net::large_blocks::release_if_idle(std::chrono::steady_clock::now());
+        net::large_blocks::release_if_idle(now);
         lock.lock();
     }
 }

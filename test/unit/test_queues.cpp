@@ -166,8 +166,7 @@ TEST_CASE("ReplyQueue never leaves an item queued while its consumer sleeps") {
     });
     std::atomic<bool> all_pushed{false};
     bool stranded = false;
-    int sleeps = 0;
-    std::atomic<int> sleeps_started{0};  // what producers wait on at their checkpoints
+    std::atomic<int> sleeps{0};  // also what producers wait on at their checkpoints
     std::vector<int> got;
     got.reserve(total);
     std::thread consumer([&] {
@@ -186,8 +185,7 @@ TEST_CASE("ReplyQueue never leaves an item queued while its consumer sleeps") {
             q.drain_before_sleep(batch);
             take();
             if (got.size() == total) return;
-            ++sleeps;
-            sleeps_started.fetch_add(1);
+            sleeps.fetch_add(1);
             std::unique_lock lock(m);
             while (!woken) {
                 if (cv.wait_for(lock, std::chrono::milliseconds(200)) == std::cv_status::timeout && !woken &&
@@ -211,9 +209,9 @@ TEST_CASE("ReplyQueue never leaves an item queued while its consumer sleeps") {
                 // producers could otherwise keep it busy from start to end,
                 // and the sleep path would go untested.
                 if (i % 1000 == 999) {
-                    int seen = sleeps_started.load();
+                    int seen = sleeps.load();
                     auto until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
-                    while (sleeps_started.load() == seen && std::chrono::steady_clock::now() < until)
+                    while (sleeps.load() == seen && std::chrono::steady_clock::now() < until)
                         std::this_thread::sleep_for(std::chrono::microseconds(50));
                 }
             }
@@ -228,7 +226,7 @@ TEST_CASE("ReplyQueue never leaves an item queued while its consumer sleeps") {
     std::iota(expected.begin(), expected.end(), 0);
     CHECK(got == expected);
     // The consumer really slept and was really woken, many times.
-    CHECK(sleeps > 10);
+    CHECK(sleeps.load() > 10);
     CHECK(wakes.load() > 10);
 }
 
